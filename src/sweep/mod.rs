@@ -1,0 +1,5 @@
+//! Sweep configuration, the grid of cells, resumable output and the driver loop.
+
+pub mod record;
+
+pub use record::CellRecord;

@@ -1,0 +1,37 @@
+//! One row of `results.csv`: the outcome of training one (optimizer, alpha, eta, seed) cell.
+
+use serde::{Deserialize, Serialize};
+
+/// The outcome of one trained cell, as written to `results.csv`.
+///
+/// Metrics of a diverged cell are NaN, which the CSV stores as an empty field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CellRecord {
+    pub dataset: String,
+    /// Optimizer name as given on the command line, such as `modified-rmsprop`.
+    pub optimizer: String,
+    pub alpha: f64,
+    pub eta: f64,
+    pub seed: u64,
+    /// Number of parameter updates applied.
+    pub steps_run: u64,
+    pub diverged: bool,
+    /// Step at which divergence was detected, if the cell diverged.
+    pub diverged_step: Option<u64>,
+    /// Training loss at the final parameters, or the loss that triggered divergence.
+    pub final_loss: f64,
+    /// Top-1 accuracy on the training subsample, as a fraction in [0, 1].
+    pub train_acc: f64,
+    /// Top-1 accuracy on the test set, as a fraction in [0, 1].
+    pub test_acc: f64,
+    /// Fraction of (test sample, hidden neuron) pairs whose pre-activation kept its sign.
+    pub sign_consistency: f64,
+    /// ||W0 - W0_init|| / ||W0_init|| in the Frobenius norm.
+    pub rel_change_w0: f64,
+    /// ||W1 - W1_init|| / ||W1_init|| in the Frobenius norm.
+    pub rel_change_w1: f64,
+    pub backend: String,
+    pub precision: String,
+    /// Wall-clock seconds spent on the batch that trained this cell.
+    pub wall_s: f64,
+}
