@@ -1,1 +1,182 @@
-//! placeholder
+//! The interface every training engine implements, and the values that cross it.
+//!
+//! An engine trains a batch of cells that share the training data and theta_0 and differ in
+//! optimizer, alpha and eta. The float64 CPU engine is the reference; other engines are
+//! checked against it.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::Prepared;
+use crate::model::{Activation, InitialWeights};
+use crate::optim::{OptimizerKind, OptimizerSettings};
+
+/// Settings shared by every cell of a batch.
+#[derive(Debug, Clone)]
+pub struct TrainSettings {
+    /// Number of full-batch gradient steps T; metrics are taken at theta_T.
+    pub steps: u64,
+    pub activation: Activation,
+    pub optimizer: OptimizerSettings,
+    /// A cell diverges when its loss exceeds this multiple of its loss at theta_0.
+    pub divergence_factor: f64,
+    /// Keep the training loss of every step in `CellOutcome::losses`.
+    pub record_losses: bool,
+}
+
+/// The training problem: data, initial weights and shared settings.
+#[derive(Clone, Copy)]
+pub struct Problem<'a> {
+    pub data: &'a Prepared,
+    pub init: &'a InitialWeights,
+    pub settings: &'a TrainSettings,
+}
+
+/// What distinguishes one cell from the others in its batch.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CellSpec {
+    pub optimizer: OptimizerKind,
+    pub alpha: f64,
+    pub eta: f64,
+}
+
+/// The outcome of one cell, before it is labelled with dataset, seed and backend.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CellOutcome {
+    pub steps_run: u64,
+    /// The first step whose state was bad: a non-finite or exploding loss at theta_t, or a
+    /// non-finite parameter in theta_t.
+    pub diverged_step: Option<u64>,
+    pub final_loss: f64,
+    pub train_acc: f64,
+    pub test_acc: f64,
+    pub sign_consistency: f64,
+    pub rel_change_w0: f64,
+    pub rel_change_w1: f64,
+    /// Training loss L(theta_t) for t = 0..=steps_run, when `record_losses` is set.
+    pub losses: Vec<f64>,
+}
+
+/// Progress reports an engine sends while it trains a batch.
+pub enum EngineEvent<'a> {
+    /// One step finished for `active` cells that are still training.
+    Step { active: usize },
+    /// A cell of the batch finished, by completing its steps or by diverging.
+    CellFinished { index: usize, outcome: &'a CellOutcome },
+}
+
+/// Errors an engine returns.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("invalid cell {index}: {reason}")]
+    InvalidCell { index: usize, reason: String },
+    #[error(
+        "initial weights have shape W0 {w0_rows}x{w0_cols}, W1 {w1_rows}x{w1_cols}, but the \
+         run needs W0 {hidden}x{d} and W1 {classes}x{hidden}"
+    )]
+    InitShape {
+        w0_rows: usize,
+        w0_cols: usize,
+        w1_rows: usize,
+        w1_cols: usize,
+        hidden: usize,
+        d: usize,
+        classes: usize,
+    },
+    #[error("the batch is empty: at least one cell is needed")]
+    EmptyBatch,
+    #[error("backend '{0}' is not available: {1}")]
+    Unavailable(String, String),
+}
+
+/// A training engine.
+pub trait Engine {
+    /// Short name written to the `backend` column, such as `cpu`.
+    fn name(&self) -> &'static str;
+
+    /// Arithmetic written to the `precision` column, such as `float64`.
+    fn precision(&self) -> &'static str;
+
+    /// Trains every cell of the batch from theta_0 and returns one outcome per cell, in
+    /// the order of `cells`. Events are reported to `on_event` as training proceeds.
+    fn train(
+        &mut self,
+        problem: Problem<'_>,
+        cells: &[CellSpec],
+        on_event: &mut dyn FnMut(EngineEvent<'_>),
+    ) -> Result<Vec<CellOutcome>, EngineError>;
+}
+
+/// The `--backend` choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BackendChoice {
+    Auto,
+    Cpu,
+    Gpu,
+}
+
+impl FromStr for BackendChoice {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "cpu" => Ok(Self::Cpu),
+            "gpu" => Ok(Self::Gpu),
+            other => Err(format!("invalid backend '{other}': expected auto, cpu or gpu")),
+        }
+    }
+}
+
+impl fmt::Display for BackendChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Auto => "auto",
+            Self::Cpu => "cpu",
+            Self::Gpu => "gpu",
+        })
+    }
+}
+
+/// Validates the cells of a batch and the shape of theta_0 against the data.
+pub fn validate_batch(problem: Problem<'_>, cells: &[CellSpec]) -> Result<(), EngineError> {
+    if cells.is_empty() {
+        return Err(EngineError::EmptyBatch);
+    }
+    for (index, cell) in cells.iter().enumerate() {
+        if !(cell.alpha.is_finite() && cell.alpha > 0.0) {
+            return Err(EngineError::InvalidCell {
+                index,
+                reason: format!("alpha = {} must be finite and > 0", cell.alpha),
+            });
+        }
+        if !(cell.eta.is_finite() && cell.eta > 0.0) {
+            return Err(EngineError::InvalidCell {
+                index,
+                reason: format!("eta = {} must be finite and > 0", cell.eta),
+            });
+        }
+    }
+
+    let init = problem.init;
+    let d = problem.data.d;
+    if init.d != d
+        || init.w0.len() != init.hidden * d
+        || init.w1.len() != init.classes * init.hidden
+        || init.classes != crate::model::CLASSES
+    {
+        return Err(EngineError::InitShape {
+            w0_rows: init.hidden,
+            w0_cols: init.d,
+            w1_rows: init.classes,
+            w1_cols: init.hidden,
+            hidden: init.hidden,
+            d,
+            classes: crate::model::CLASSES,
+        });
+    }
+    Ok(())
+}

@@ -1,1 +1,243 @@
-//! placeholder
+//! The float64 CPU engine: the reference every other engine is checked against.
+//!
+//! All cells of a batch share the training inputs X (n x d), so the hidden pre-activations
+//! of every cell come from one product X [W0_1; ...; W0_K]^T, and the W0 gradients of
+//! every cell from one product [Delta_1 ... Delta_K]^T X. The per-cell work in between
+//! (output layer, loss, W1 gradient, optimizer update) is small by comparison.
+
+pub mod gemm;
+mod network;
+
+use std::time::Instant;
+
+use log::debug;
+use rayon::prelude::*;
+
+use crate::engine::{
+    CellOutcome, CellSpec, Engine, EngineError, EngineEvent, Problem, validate_batch,
+};
+use crate::model::CLASSES;
+use crate::optim::Update;
+
+use network::{Network, Workspace};
+
+/// The float64 CPU engine.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CpuEngine;
+
+impl CpuEngine {
+    pub fn new() -> Self {
+        Self
+    }
+
+    /// Estimates the bytes a batch of `cells` cells needs beyond the data itself.
+    pub fn batch_bytes(n_train: usize, d: usize, hidden: usize, cells: usize) -> usize {
+        let activations = 3 * n_train * hidden * cells;
+        // W0, its gradient and up to two moments per cell.
+        let parameters = 4 * hidden * d * cells + 6 * CLASSES * hidden * cells;
+        8 * (activations + parameters)
+    }
+}
+
+impl Engine for CpuEngine {
+    fn name(&self) -> &'static str {
+        "cpu"
+    }
+
+    fn precision(&self) -> &'static str {
+        "float64"
+    }
+
+    fn train(
+        &mut self,
+        problem: Problem<'_>,
+        cells: &[CellSpec],
+        on_event: &mut dyn FnMut(EngineEvent<'_>),
+    ) -> Result<Vec<CellOutcome>, EngineError> {
+        validate_batch(problem, cells)?;
+        let started = Instant::now();
+        let net = Network::new(problem);
+        let reference = net.reference();
+        debug!(
+            "cpu: batch of {} cells, n = {}, d = {}, hidden = {}, reference computed in {:.2?}",
+            cells.len(),
+            net.n,
+            net.d,
+            net.hidden,
+            started.elapsed()
+        );
+
+        let mut ws = Workspace::new(&net, cells);
+        let mut outcomes: Vec<Option<CellOutcome>> = vec![None; cells.len()];
+        let steps = problem.settings.steps;
+
+        for t in 0..=steps {
+            let active = ws.slots.len();
+            if active == 0 {
+                break;
+            }
+
+            net.forward_train(&mut ws);
+            let mut bad = net.loss_and_output_gradient(&mut ws, &reference, cells, t);
+
+            if t == steps {
+                // theta_T is reached: only the metrics remain.
+                for s in (0..ws.slots.len()).rev() {
+                    if bad.contains(&s) {
+                        finish_diverged(&mut ws, s, t, cells, &mut outcomes, on_event);
+                    }
+                }
+                break;
+            }
+
+            net.backward(&mut ws, &bad);
+            let non_finite = update_all(&mut ws, &net, cells, problem, t, &bad);
+
+            for &s in &non_finite {
+                ws.slots[s].last_loss = f64::NAN;
+            }
+            bad.extend(non_finite.iter().copied());
+            bad.sort_unstable();
+            bad.dedup();
+            for &s in bad.iter().rev() {
+                let step = if non_finite.contains(&s) { t + 1 } else { t };
+                finish_diverged(&mut ws, s, step, cells, &mut outcomes, on_event);
+            }
+            on_event(EngineEvent::Step { active });
+        }
+
+        let finished = net.evaluate(&mut ws, &reference, steps);
+        for (cell, outcome) in finished {
+            on_event(EngineEvent::CellFinished { index: cell, outcome: &outcome });
+            outcomes[cell] = Some(outcome);
+        }
+
+        Ok(outcomes
+            .into_iter()
+            .map(|outcome| outcome.expect("every cell finishes or diverges"))
+            .collect())
+    }
+}
+
+/// Loss and gradient of one cell at arbitrary parameters.
+#[derive(Debug, Clone)]
+pub struct Gradient {
+    pub loss: f64,
+    /// dL/dW0, hidden x d, row-major.
+    pub w0: Vec<f64>,
+    /// dL/dW1, classes x hidden, row-major.
+    pub w1: Vec<f64>,
+}
+
+/// Computes L(theta) and its gradient for one cell at theta = (w0, w1), with the output
+/// shifted by f(theta_0, x) for the theta_0 of `problem`. The engine's own forward and
+/// backward passes do the work, so this is what tests compare with finite differences.
+pub fn loss_and_gradient(
+    problem: Problem<'_>,
+    cell: CellSpec,
+    w0: &[f64],
+    w1: &[f64],
+) -> Result<Gradient, EngineError> {
+    validate_batch(problem, &[cell])?;
+    let net = Network::new(problem);
+    let reference = net.reference();
+    let mut ws = Workspace::new(&net, &[cell]);
+    ws.w0_stack.copy_from_slice(w0);
+    ws.slots[0].w1.copy_from_slice(w1);
+
+    net.forward_train(&mut ws);
+    net.loss_and_output_gradient(&mut ws, &reference, &[cell], 0);
+    net.backward(&mut ws, &[]);
+    Ok(Gradient {
+        loss: ws.slots[0].last_loss,
+        w0: ws.dw0_stack.clone(),
+        w1: ws.slots[0].dw1.clone(),
+    })
+}
+
+/// Records a diverged cell's outcome and removes its slot from the batch.
+fn finish_diverged(
+    ws: &mut Workspace,
+    s: usize,
+    step: u64,
+    cells: &[CellSpec],
+    outcomes: &mut [Option<CellOutcome>],
+    on_event: &mut dyn FnMut(EngineEvent<'_>),
+) {
+    let slot = ws.remove_slot(s);
+    let cell = slot.cell;
+    log::warn!(
+        "cell {} ({} alpha = {:e}, eta = {:e}) diverged at step {step}",
+        cell,
+        cells[cell].optimizer,
+        cells[cell].alpha,
+        cells[cell].eta
+    );
+    let outcome = CellOutcome {
+        steps_run: step,
+        diverged_step: Some(step),
+        final_loss: slot.last_loss,
+        train_acc: f64::NAN,
+        test_acc: f64::NAN,
+        sign_consistency: f64::NAN,
+        rel_change_w0: f64::NAN,
+        rel_change_w1: f64::NAN,
+        losses: slot.losses,
+    };
+    on_event(EngineEvent::CellFinished { index: cell, outcome: &outcome });
+    outcomes[cell] = Some(outcome);
+}
+
+/// Applies the optimizer update of step `t` to every slot not in `skip`, and returns the
+/// slots whose new parameters contain a non-finite value.
+fn update_all(
+    ws: &mut Workspace,
+    net: &Network<'_>,
+    cells: &[CellSpec],
+    problem: Problem<'_>,
+    t: u64,
+    skip: &[usize],
+) -> Vec<usize> {
+    const CHUNK: usize = 1 << 14;
+    let block = net.hidden * net.d;
+    let settings = &problem.settings.optimizer;
+    let mut non_finite = Vec::new();
+
+    for s in 0..ws.slots.len() {
+        if skip.contains(&s) {
+            continue;
+        }
+        let slot = &mut ws.slots[s];
+        let cell = cells[slot.cell];
+        let update = Update::new(cell.optimizer, cell.eta, cell.alpha, settings, t);
+
+        let w0 = &mut ws.w0_stack[s * block..(s + 1) * block];
+        let g0 = &ws.dw0_stack[s * block..(s + 1) * block];
+        let all_finite = |a: bool, b: bool| a && b;
+        let finite_w0 = match (cell.optimizer.uses_second_moment(), cell.optimizer.uses_first_moment()) {
+            (false, _) => w0
+                .par_chunks_mut(CHUNK)
+                .zip(g0.par_chunks(CHUNK))
+                .map(|(w, g)| update.apply(w, g, &mut [], &mut []))
+                .reduce(|| true, all_finite),
+            (true, false) => w0
+                .par_chunks_mut(CHUNK)
+                .zip(g0.par_chunks(CHUNK))
+                .zip(slot.v0.par_chunks_mut(CHUNK))
+                .map(|((w, g), v)| update.apply(w, g, v, &mut []))
+                .reduce(|| true, all_finite),
+            (true, true) => w0
+                .par_chunks_mut(CHUNK)
+                .zip(g0.par_chunks(CHUNK))
+                .zip(slot.v0.par_chunks_mut(CHUNK))
+                .zip(slot.m0.par_chunks_mut(CHUNK))
+                .map(|(((w, g), v), m)| update.apply(w, g, v, m))
+                .reduce(|| true, all_finite),
+        };
+        let finite_w1 = update.apply(&mut slot.w1, &slot.dw1, &mut slot.v1, &mut slot.m1);
+        if !(finite_w0 && finite_w1) {
+            non_finite.push(s);
+        }
+    }
+    non_finite
+}

@@ -1,0 +1,466 @@
+//! Forward pass, loss, backward pass and evaluation of a batch of cells in float64.
+
+use rayon::prelude::*;
+
+use super::gemm::{MatMut, MatRef, gemm};
+use crate::engine::{CellOutcome, CellSpec, Problem, TrainSettings};
+use crate::model::loss::{soft_hinge, soft_hinge_derivative, target};
+use crate::model::{Activation, CLASSES, InitialWeights};
+
+/// Elements per parallel chunk in elementwise passes.
+const CHUNK: usize = 1 << 14;
+
+/// The data, theta_0 and settings of a batch, with the shapes spelled out.
+pub(super) struct Network<'a> {
+    pub n: usize,
+    pub n_test: usize,
+    pub d: usize,
+    pub hidden: usize,
+    x: &'a [f64],
+    y: &'a [u8],
+    x_test: &'a [f64],
+    y_test: &'a [u8],
+    init: &'a InitialWeights,
+    activation: Activation,
+    settings: &'a TrainSettings,
+    inv_sqrt_d: f64,
+    inv_sqrt_h: f64,
+}
+
+/// Quantities at theta_0 shared by every cell: f(theta_0, x) on both sets and the signs of
+/// the test pre-activations.
+pub(super) struct Reference {
+    f0_train: Vec<f64>,
+    f0_test: Vec<f64>,
+    positive0_test: Vec<bool>,
+    w0_norm: f64,
+    w1_norm: f64,
+}
+
+/// The training state of one cell in the batch.
+pub(super) struct Slot {
+    /// Index of the cell in the batch.
+    pub cell: usize,
+    pub w1: Vec<f64>,
+    pub dw1: Vec<f64>,
+    pub v0: Vec<f64>,
+    pub m0: Vec<f64>,
+    pub v1: Vec<f64>,
+    pub m1: Vec<f64>,
+    pub losses: Vec<f64>,
+    pub loss0: f64,
+    pub last_loss: f64,
+    pub train_correct: usize,
+}
+
+/// Every buffer of a batch. Slot s owns block s of the stacked W0 and its gradient; the
+/// activation buffers hold n rows of (active slots x hidden) columns.
+pub(super) struct Workspace {
+    pub slots: Vec<Slot>,
+    pub w0_stack: Vec<f64>,
+    pub dw0_stack: Vec<f64>,
+    /// Length of one W0 block: hidden x d.
+    pub block: usize,
+    zhat: Vec<f64>,
+    z: Vec<f64>,
+    dsigma: Vec<f64>,
+    f: Vec<f64>,
+    gf: Vec<f64>,
+}
+
+impl Workspace {
+    pub fn new(net: &Network<'_>, cells: &[CellSpec]) -> Self {
+        let k = cells.len();
+        let (h, d, c) = (net.hidden, net.d, CLASSES);
+        let mut w0_stack = Vec::with_capacity(k * h * d);
+        for _ in 0..k {
+            w0_stack.extend_from_slice(&net.init.w0);
+        }
+        let slots = cells
+            .iter()
+            .enumerate()
+            .map(|(cell, spec)| {
+                let v = spec.optimizer.uses_second_moment();
+                let m = spec.optimizer.uses_first_moment();
+                let moment = |used: bool, len: usize| if used { vec![0.0; len] } else { Vec::new() };
+                Slot {
+                    cell,
+                    w1: net.init.w1.clone(),
+                    dw1: vec![0.0; c * h],
+                    v0: moment(v, h * d),
+                    m0: moment(m, h * d),
+                    v1: moment(v, c * h),
+                    m1: moment(m, c * h),
+                    losses: Vec::new(),
+                    loss0: f64::NAN,
+                    last_loss: f64::NAN,
+                    train_correct: 0,
+                }
+            })
+            .collect();
+        let activations = net.n * k * h;
+        Self {
+            slots,
+            w0_stack,
+            dw0_stack: vec![0.0; k * h * d],
+            block: h * d,
+            zhat: vec![0.0; activations],
+            z: vec![0.0; activations],
+            dsigma: vec![0.0; activations],
+            f: vec![0.0; k * net.n * c],
+            gf: vec![0.0; k * net.n * c],
+        }
+    }
+
+    /// Removes slot `s`, moving the last slot into its place, and returns it.
+    pub fn remove_slot(&mut self, s: usize) -> Slot {
+        let last = self.slots.len() - 1;
+        if s != last {
+            let block = self.block;
+            let (head, tail) = self.w0_stack.split_at_mut(last * block);
+            head[s * block..(s + 1) * block].swap_with_slice(&mut tail[..block]);
+        }
+        self.slots.swap_remove(s)
+    }
+}
+
+impl<'a> Network<'a> {
+    pub fn new(problem: Problem<'a>) -> Self {
+        let data = problem.data;
+        let init = problem.init;
+        Self {
+            n: data.n_train(),
+            n_test: data.n_test(),
+            d: data.d,
+            hidden: init.hidden,
+            x: &data.x_train,
+            y: &data.y_train,
+            x_test: &data.x_test,
+            y_test: &data.y_test,
+            init,
+            activation: problem.settings.activation,
+            settings: problem.settings,
+            inv_sqrt_d: 1.0 / (data.d as f64).sqrt(),
+            inv_sqrt_h: 1.0 / (init.hidden as f64).sqrt(),
+        }
+    }
+}
+impl Network<'_> {
+    /// Computes f(theta_0, x) on both sets and the signs of the test pre-activations.
+    pub fn reference(&self) -> Reference {
+        let (h, c) = (self.hidden, CLASSES);
+        let w0 = &self.init.w0;
+        let w1 = &self.init.w1;
+
+        let forward = |x: &[f64], rows: usize| -> (Vec<f64>, Vec<f64>) {
+            let mut zhat = vec![0.0; rows * h];
+            gemm(
+                self.inv_sqrt_d,
+                MatRef::row_major(x, rows, self.d),
+                MatRef::row_major(w0, h, self.d).t(),
+                MatMut::row_major(&mut zhat, rows, h),
+            );
+            let z: Vec<f64> = zhat.par_iter().map(|&u| self.activation.value(u)).collect();
+            let mut f = vec![0.0; rows * c];
+            gemm(
+                self.inv_sqrt_h,
+                MatRef::row_major(&z, rows, h),
+                MatRef::row_major(w1, c, h).t(),
+                MatMut::row_major(&mut f, rows, c),
+            );
+            (zhat, f)
+        };
+
+        let (_, f0_train) = forward(self.x, self.n);
+        let (zhat_test, f0_test) = forward(self.x_test, self.n_test);
+        let positive0_test = zhat_test.par_iter().map(|&u| u > 0.0).collect();
+        Reference {
+            f0_train,
+            f0_test,
+            positive0_test,
+            w0_norm: norm(w0),
+            w1_norm: norm(w1),
+        }
+    }
+
+    /// Computes zhat, sigma(zhat), sigma'(zhat) and the outputs f on the training set for
+    /// every active slot.
+    pub fn forward_train(&self, ws: &mut Workspace) {
+        let active = ws.slots.len();
+        let width = active * self.hidden;
+        let len = self.n * width;
+        gemm(
+            self.inv_sqrt_d,
+            MatRef::row_major(self.x, self.n, self.d),
+            MatRef::row_major(&ws.w0_stack[..active * ws.block], width, self.d).t(),
+            MatMut::row_major(&mut ws.zhat[..len], self.n, width),
+        );
+
+        let activation = self.activation;
+        ws.zhat[..len]
+            .par_chunks(CHUNK)
+            .zip(ws.z[..len].par_chunks_mut(CHUNK))
+            .zip(ws.dsigma[..len].par_chunks_mut(CHUNK))
+            .for_each(|((zhat, z), dsigma)| {
+                for ((&u, z), ds) in zhat.iter().zip(z.iter_mut()).zip(dsigma.iter_mut()) {
+                    (*z, *ds) = activation.value_and_derivative(u);
+                }
+            });
+
+        let per_slot = self.n * CLASSES;
+        for (s, slot) in ws.slots.iter().enumerate() {
+            gemm(
+                self.inv_sqrt_h,
+                MatRef::new(&ws.z[s * self.hidden..len], self.n, self.hidden, width, 1),
+                MatRef::row_major(&slot.w1, CLASSES, self.hidden).t(),
+                MatMut::row_major(&mut ws.f[s * per_slot..(s + 1) * per_slot], self.n, CLASSES),
+            );
+        }
+    }
+
+    /// Computes each slot's loss at step t, its gradient with respect to f and its training
+    /// accuracy, and returns the slots whose loss is non-finite or has exploded.
+    pub fn loss_and_output_gradient(
+        &self,
+        ws: &mut Workspace,
+        reference: &Reference,
+        cells: &[CellSpec],
+        t: u64,
+    ) -> Vec<usize> {
+        let per_slot = self.n * CLASSES;
+        let active = ws.slots.len();
+        let record = self.settings.record_losses;
+        let factor = self.settings.divergence_factor;
+
+        ws.slots
+            .par_iter_mut()
+            .zip(ws.f[..active * per_slot].par_chunks(per_slot))
+            .zip(ws.gf[..active * per_slot].par_chunks_mut(per_slot))
+            .enumerate()
+            .filter_map(|(s, ((slot, f), gf))| {
+                let alpha = cells[slot.cell].alpha;
+                let (loss, correct) = self.loss_of_slot(alpha, f, &reference.f0_train, gf);
+                slot.last_loss = loss;
+                slot.train_correct = correct;
+                if t == 0 {
+                    slot.loss0 = loss;
+                }
+                if record {
+                    slot.losses.push(loss);
+                }
+                let exploded = !loss.is_finite() || loss > factor * slot.loss0;
+                exploded.then_some(s)
+            })
+            .collect()
+    }
+
+    /// Returns (loss, correct predictions) of one cell and writes dL/df into `gf`.
+    fn loss_of_slot(&self, alpha: f64, f: &[f64], f0: &[f64], gf: &mut [f64]) -> (f64, usize) {
+        let gradient_scale = 1.0 / (alpha * self.n as f64);
+        let mut total = 0.0;
+        let mut correct = 0;
+        for i in 0..self.n {
+            let label = self.y[i];
+            let row = i * CLASSES;
+            let mut best = (f64::NEG_INFINITY, 0);
+            for k in 0..CLASSES {
+                let output = alpha * (f[row + k] - f0[row + k]);
+                let y = target(label, k);
+                total += soft_hinge(output, y);
+                gf[row + k] = soft_hinge_derivative(output, y) * gradient_scale;
+                if output > best.0 {
+                    best = (output, k);
+                }
+            }
+            if best.1 == label as usize {
+                correct += 1;
+            }
+        }
+        (total / (alpha * alpha * self.n as f64), correct)
+    }
+
+    /// Computes dW1 and the stacked dW0 of every slot not in `skip`.
+    ///
+    /// With g = dL/df: dW1 = h^-1/2 g^T z, Delta = (h^-1/2 g W1) * sigma'(zhat) elementwise,
+    /// and dW0 = d^-1/2 Delta^T x. Delta overwrites the zhat buffer.
+    pub fn backward(&self, ws: &mut Workspace, skip: &[usize]) {
+        let (h, c, n) = (self.hidden, CLASSES, self.n);
+        let active = ws.slots.len();
+        let width = active * h;
+        let len = n * width;
+        let per_slot = n * c;
+
+        for (s, slot) in ws.slots.iter_mut().enumerate() {
+            if skip.contains(&s) {
+                continue;
+            }
+            gemm(
+                self.inv_sqrt_h,
+                MatRef::row_major(&ws.gf[s * per_slot..(s + 1) * per_slot], n, c).t(),
+                MatRef::new(&ws.z[s * h..len], n, h, width, 1),
+                MatMut::row_major(&mut slot.dw1, c, h),
+            );
+        }
+
+        let slots = &ws.slots;
+        let gf = &ws.gf;
+        let inv_sqrt_h = self.inv_sqrt_h;
+        ws.zhat[..len]
+            .par_chunks_mut(width)
+            .zip(ws.dsigma[..len].par_chunks(width))
+            .enumerate()
+            .for_each(|(i, (delta_row, dsigma_row))| {
+                for (s, slot) in slots.iter().enumerate() {
+                    let delta = &mut delta_row[s * h..(s + 1) * h];
+                    delta.fill(0.0);
+                    if skip.contains(&s) {
+                        continue;
+                    }
+                    let g = &gf[s * per_slot + i * c..s * per_slot + (i + 1) * c];
+                    for (k, &gk) in g.iter().enumerate() {
+                        let w1_row = &slot.w1[k * h..(k + 1) * h];
+                        for (out, &w) in delta.iter_mut().zip(w1_row) {
+                            *out += gk * w;
+                        }
+                    }
+                    for (out, &ds) in delta.iter_mut().zip(&dsigma_row[s * h..(s + 1) * h]) {
+                        *out *= ds * inv_sqrt_h;
+                    }
+                }
+            });
+
+        gemm(
+            self.inv_sqrt_d,
+            MatRef::row_major(&ws.zhat[..len], n, width).t(),
+            MatRef::row_major(self.x, n, self.d),
+            MatMut::row_major(&mut ws.dw0_stack[..active * ws.block], width, self.d),
+        );
+    }
+
+    /// Computes the test metrics and parameter changes of every slot still in the batch,
+    /// which has just had its loss evaluated at theta_T, and returns (cell, outcome) pairs.
+    pub fn evaluate(
+        &self,
+        ws: &mut Workspace,
+        reference: &Reference,
+        steps: u64,
+    ) -> Vec<(usize, CellOutcome)> {
+        let active = ws.slots.len();
+        if active == 0 {
+            return Vec::new();
+        }
+        let (h, c, d) = (self.hidden, CLASSES, self.d);
+        let width = active * h;
+        let rows_per_chunk = (ws.zhat.len() / width).min(self.n_test).max(1);
+
+        let mut same_sign = vec![0usize; active];
+        let mut test_correct = vec![0usize; active];
+        let mut f = vec![0.0; rows_per_chunk * c];
+
+        for start in (0..self.n_test).step_by(rows_per_chunk) {
+            let rows = rows_per_chunk.min(self.n_test - start);
+            let len = rows * width;
+            gemm(
+                self.inv_sqrt_d,
+                MatRef::row_major(&self.x_test[start * d..(start + rows) * d], rows, d),
+                MatRef::row_major(&ws.w0_stack[..active * ws.block], width, d).t(),
+                MatMut::row_major(&mut ws.zhat[..len], rows, width),
+            );
+
+            let positive0 = &reference.positive0_test[start * h..(start + rows) * h];
+            for (s, count) in same_sign.iter_mut().enumerate() {
+                *count += ws.zhat[..len]
+                    .par_chunks(width)
+                    .zip(positive0.par_chunks(h))
+                    .map(|(row, before)| {
+                        row[s * h..(s + 1) * h]
+                            .iter()
+                            .zip(before)
+                            .filter(|&(&u, &p)| (u > 0.0) == p)
+                            .count()
+                    })
+                    .sum::<usize>();
+            }
+
+            let activation = self.activation;
+            ws.zhat[..len]
+                .par_chunks(CHUNK)
+                .zip(ws.z[..len].par_chunks_mut(CHUNK))
+                .for_each(|(zhat, z)| {
+                    for (&u, z) in zhat.iter().zip(z.iter_mut()) {
+                        *z = activation.value(u);
+                    }
+                });
+
+            for (s, slot) in ws.slots.iter().enumerate() {
+                gemm(
+                    self.inv_sqrt_h,
+                    MatRef::new(&ws.z[s * h..len], rows, h, width, 1),
+                    MatRef::row_major(&slot.w1, c, h).t(),
+                    MatMut::row_major(&mut f[..rows * c], rows, c),
+                );
+                let f0 = &reference.f0_test[start * c..(start + rows) * c];
+                let labels = &self.y_test[start..start + rows];
+                test_correct[s] += count_correct(&f[..rows * c], f0, labels);
+            }
+        }
+
+        let block = ws.block;
+        ws.slots
+            .iter()
+            .enumerate()
+            .map(|(s, slot)| {
+                let w0 = &ws.w0_stack[s * block..(s + 1) * block];
+                let outcome = CellOutcome {
+                    steps_run: steps,
+                    diverged_step: None,
+                    final_loss: slot.last_loss,
+                    train_acc: slot.train_correct as f64 / self.n as f64,
+                    test_acc: test_correct[s] as f64 / self.n_test as f64,
+                    sign_consistency: same_sign[s] as f64 / (self.n_test * h) as f64,
+                    rel_change_w0: distance(w0, &self.init.w0) / reference.w0_norm,
+                    rel_change_w1: distance(&slot.w1, &self.init.w1) / reference.w1_norm,
+                    losses: slot.losses.clone(),
+                };
+                (slot.cell, outcome)
+            })
+            .collect()
+    }
+}
+
+/// Counts samples whose largest f - f0 is at the true label. F = alpha (f - f0) with
+/// alpha > 0 has the same argmax.
+fn count_correct(f: &[f64], f0: &[f64], labels: &[u8]) -> usize {
+    labels
+        .iter()
+        .enumerate()
+        .filter(|&(i, &label)| {
+            let row = i * CLASSES;
+            let mut best = (f64::NEG_INFINITY, 0);
+            for k in 0..CLASSES {
+                let output = f[row + k] - f0[row + k];
+                if output > best.0 {
+                    best = (output, k);
+                }
+            }
+            best.1 == label as usize
+        })
+        .count()
+}
+
+/// Returns the Euclidean norm. Partial sums over fixed chunks are added in order, so the
+/// result does not depend on how rayon schedules the chunks.
+fn norm(values: &[f64]) -> f64 {
+    let partial: Vec<f64> = values.par_chunks(CHUNK).map(|c| c.iter().map(|v| v * v).sum()).collect();
+    partial.iter().sum::<f64>().sqrt()
+}
+
+/// Returns the Euclidean distance, summed in the same fixed order as `norm`.
+fn distance(a: &[f64], b: &[f64]) -> f64 {
+    let partial: Vec<f64> = a
+        .par_chunks(CHUNK)
+        .zip(b.par_chunks(CHUNK))
+        .map(|(a, b)| a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum())
+        .collect();
+    partial.iter().sum::<f64>().sqrt()
+}

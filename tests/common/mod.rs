@@ -1,0 +1,64 @@
+//! Small synthetic problems shared by the integration tests.
+
+#![allow(dead_code)]
+
+use lazysweep::data::Prepared;
+use lazysweep::engine::TrainSettings;
+use lazysweep::model::{Activation, ActivationNorm, CLASSES, InitialWeights};
+use lazysweep::optim::OptimizerSettings;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+
+/// Draws n samples of dimension d, rescaled to squared norm d, labelled by the argmax of a
+/// fixed random linear map so that the classes are learnable.
+fn draw_split(rng: &mut ChaCha8Rng, teacher: &[f64], n: usize, d: usize) -> (Vec<f64>, Vec<u8>) {
+    let mut x = Vec::with_capacity(n * d);
+    let mut y = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut sample: Vec<f64> = (0..d).map(|_| StandardNormal.sample(rng)).collect();
+        let scale = (d as f64 / sample.iter().map(|v| v * v).sum::<f64>()).sqrt();
+        sample.iter_mut().for_each(|v| *v *= scale);
+        let scores: Vec<f64> = (0..CLASSES)
+            .map(|k| (0..d).map(|j| teacher[k * d + j] * sample[j]).sum())
+            .collect();
+        let label = (0..CLASSES)
+            .max_by(|&a, &b| scores[a].total_cmp(&scores[b]))
+            .unwrap();
+        x.extend_from_slice(&sample);
+        y.push(label as u8);
+    }
+    (x, y)
+}
+
+/// A synthetic prepared dataset.
+pub fn synthetic(n_train: usize, n_test: usize, d: usize, seed: u64) -> Prepared {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let teacher: Vec<f64> = (0..CLASSES * d).map(|_| StandardNormal.sample(&mut rng)).collect();
+    let (x_train, y_train) = draw_split(&mut rng, &teacher, n_train, d);
+    let (x_test, y_test) = draw_split(&mut rng, &teacher, n_test, d);
+    Prepared {
+        name: "synthetic".into(),
+        d,
+        x_train,
+        y_train,
+        x_test,
+        y_test,
+        train_indices: (0..n_train).collect(),
+        test_indices: (0..n_test).collect(),
+    }
+}
+
+pub fn init(d: usize, hidden: usize, seed: u64) -> InitialWeights {
+    InitialWeights::draw(d, hidden, CLASSES, seed)
+}
+
+pub fn settings(steps: u64) -> TrainSettings {
+    TrainSettings {
+        steps,
+        activation: Activation::normalized(ActivationNorm::SecondMoment),
+        optimizer: OptimizerSettings::default(),
+        divergence_factor: 1e6,
+        record_losses: true,
+    }
+}
