@@ -26,7 +26,7 @@ const AXIS_LABEL_FONT_PX: u32 = 20;
 
 /// Height of the title strip above the plot.
 const TITLE_HEIGHT: u32 = 80;
-/// Width of the strip right of the plot that holds the colour bar.
+/// Width of the strip right of the plot that contains the colour bar.
 const COLOR_BAR_STRIP_WIDTH: u32 = 140;
 const PLOT_MARGIN: u32 = 10;
 const X_LABEL_AREA: u32 = 70;
@@ -122,8 +122,8 @@ pub struct HeatmapGrid {
     pub log_alphas: Vec<f64>,
     /// Distinct log10 eta values in ascending order, one per row.
     pub log_etas: Vec<f64>,
-    /// Cell means in display units, row-major: row `i` (eta) and column `j` (alpha)
-    /// at `i * log_alphas.len() + j`. NaN where every run diverged or none exists.
+    /// Cell means in display units, stored row-major. Row `i` (eta) and column `j`
+    /// (alpha) is at `i * log_alphas.len() + j`. NaN where every run diverged or none exists.
     pub values: Vec<f64>,
     /// Number of records per cell, in the same layout as `values`.
     pub runs: Vec<usize>,
@@ -193,7 +193,7 @@ impl HeatmapGrid {
         self.values[eta_index * self.log_alphas.len() + alpha_index]
     }
 
-    /// Reports whether some grid cell has no record at all.
+    /// Returns true if some grid cell has no record at all.
     pub fn has_missing_cells(&self) -> bool {
         self.runs.contains(&0)
     }
@@ -537,8 +537,8 @@ fn draw_color_bar<DB: DrawingBackend>(
     metric: Metric,
     range: (f64, f64),
 ) -> DrawResult<(), DB> {
-    // The bar spans the same pixel rows as the plot cells: same top margin, and a
-    // bottom margin equal to the plot's margin plus its x label area.
+    // The bar spans the same pixel rows as the grid, because both charts use the same
+    // top margin and the bar's bottom margin equals the plot's margin plus its x label area.
     let mut chart = ChartBuilder::on(area)
         .margin_top(PLOT_MARGIN)
         .margin_bottom(PLOT_MARGIN + X_LABEL_AREA)

@@ -3,9 +3,9 @@
 //! Each heatmap shows one metric for one optimizer over the grid of output scales
 //! alpha (x axis, log10) and learning rates eta (y axis, log10). Every grid cell
 //! is a rectangle coloured by the metric, averaged over the seeds that did not
-//! diverge. Cells where every seed diverged are left blank. The colour bar spans
-//! the range of the metric over the drawn cells of that figure only, so colours
-//! are not comparable between figures. [`write_heatmaps`] draws three figures per
+//! diverge. Cells where every seed diverged, or that have no record, are left
+//! blank. The colour bar spans the range of the metric over the drawn cells of
+//! that figure only, so colours are not comparable between figures. [`write_heatmaps`] draws three figures per
 //! optimizer:
 //!
 //! - `heatmap_test_acc_<optimizer>.png`: top-1 test accuracy in percent.
@@ -33,7 +33,7 @@ pub use scale::{
     value_range, viridis,
 };
 
-/// Errors raised while drawing figures.
+/// Errors from checking cell records and writing figures.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
     #[error("no cell records to plot; run the sweep first or check the results file")]

@@ -47,10 +47,10 @@ pub fn level_index(levels: &[f64], value: f64) -> Option<usize> {
 
 /// Computes the `n + 1` edges of the cells centred at `n` strictly ascending centres.
 ///
-/// Inner edges lie halfway between neighbouring centres, and the outer edges
-/// mirror the nearest inner edge, so the first and last cells are as wide as
-/// their neighbour's half-gap on both sides. A single centre gets a cell of
-/// width 1. An empty slice returns no edges.
+/// Inner edges lie halfway between neighbouring centres. Each outer edge is as far
+/// from its centre as the nearest inner edge, so the end cells are symmetric about
+/// their centres. A single centre gets a cell of width 1, and an empty slice
+/// returns no edges.
 pub fn cell_edges(centres: &[f64]) -> Vec<f64> {
     debug_assert!(
         centres.windows(2).all(|pair| pair[0] < pair[1]),

@@ -43,8 +43,8 @@ fn diverged(optimizer: &str, alpha: f64, eta: f64, seed: u64) -> CellRecord {
     }
 }
 
-/// A 5 x 5 grid for two optimizers, with unevenly spaced alphas and the
-/// largest learning rates diverged.
+/// Builds a 5 x 5 grid for two optimizers, with unevenly spaced alphas and
+/// some cells at the largest learning rate diverged.
 fn example_records() -> Vec<CellRecord> {
     let alphas = [1e-3, 1e-2, 0.1, 1.0, 100.0];
     let etas = [1e-4, 1e-3, 1e-2, 0.1, 1.0];
