@@ -23,6 +23,8 @@ const TITLE_FONT_PX: u32 = 26;
 const SUBTITLE_FONT_PX: u32 = 18;
 const TICK_FONT_PX: u32 = 18;
 const AXIS_LABEL_FONT_PX: u32 = 20;
+/// Smallest font a title line is shrunk to when it is wider than the figure.
+const MIN_TITLE_FONT_PX: u32 = 12;
 
 /// Height of the title strip above the plot.
 const TITLE_HEIGHT: u32 = 80;
@@ -370,16 +372,13 @@ fn draw_title<DB: DrawingBackend>(
     grid: &HeatmapGrid,
     context: &str,
 ) -> DrawResult<(), DB> {
-    let centre_x = (FIGURE_SIZE.0 / 2) as i32;
     let title = format!(
         "{}: {}, {}",
         grid.dataset,
         grid.metric.name(),
         grid.optimizer
     );
-    let title_style = TextStyle::from((FONT_FAMILY, TITLE_FONT_PX).into_font())
-        .pos(Pos::new(HPos::Center, VPos::Top));
-    area.draw_text(&title, &title_style, (centre_x, 12))?;
+    draw_centred_line(area, &title, TITLE_FONT_PX, 12)?;
 
     let blank_note = if grid.has_missing_cells() {
         "blank cells: diverged or not run"
@@ -391,9 +390,33 @@ fn draw_title<DB: DrawingBackend>(
     } else {
         format!("{context}; {blank_note}")
     };
-    let subtitle_style = TextStyle::from((FONT_FAMILY, SUBTITLE_FONT_PX).into_font())
+    draw_centred_line(area, &subtitle, SUBTITLE_FONT_PX, 48)?;
+    Ok(())
+}
+
+/// Draws one line of text centred on the figure, `top` pixels below the top of `area`.
+///
+/// A line wider than the figure is drawn with a smaller font, down to
+/// [`MIN_TITLE_FONT_PX`]. A line that is still too wide runs past the figure edges.
+fn draw_centred_line<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    text: &str,
+    font_px: u32,
+    top: i32,
+) -> DrawResult<(), DB> {
+    let available = f64::from(FIGURE_SIZE.0 - 2 * PLOT_MARGIN);
+    let requested_style = TextStyle::from((FONT_FAMILY, font_px).into_font());
+    let (width, _) = area.estimate_text_size(text, &requested_style)?;
+    let fitted_px = if f64::from(width) > available {
+        let scaled = f64::from(font_px) * available / f64::from(width);
+        (scaled.floor() as u32).max(MIN_TITLE_FONT_PX)
+    } else {
+        font_px
+    };
+    let style = TextStyle::from((FONT_FAMILY, fitted_px).into_font())
         .pos(Pos::new(HPos::Center, VPos::Top));
-    area.draw_text(&subtitle, &subtitle_style, (centre_x, 48))?;
+    let centre_x = (FIGURE_SIZE.0 / 2) as i32;
+    area.draw_text(text, &style, (centre_x, top))?;
     Ok(())
 }
 

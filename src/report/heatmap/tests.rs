@@ -210,6 +210,16 @@ fn single_cell_works() {
 }
 
 #[test]
+fn long_context_still_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = vec![record("gd", 1.0, 0.1, 0, 0.9)];
+    let context = "a context line much wider than the figure, ".repeat(6);
+    let paths = write_heatmaps(&records, dir.path(), &context).unwrap();
+    assert_eq!(paths.len(), 3);
+    assert_png(&paths[0]);
+}
+
+#[test]
 fn all_diverged_writes_blank_grid() {
     let dir = tempfile::tempdir().unwrap();
     let records = vec![diverged("gd", 1.0, 10.0, 0), diverged("gd", 10.0, 10.0, 0)];
