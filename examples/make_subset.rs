@@ -31,7 +31,12 @@ fn main() -> ExitCode {
 
     match lazysweep::data::write_subset(&data_dir, &out_dir, counts.0, counts.1) {
         Ok(()) => {
-            println!("wrote {} training and {} test images to {}", counts.0, counts.1, out_dir.display());
+            println!(
+                "wrote {} training and {} test images to {}",
+                counts.0,
+                counts.1,
+                out_dir.display()
+            );
             ExitCode::SUCCESS
         }
         Err(err) => {

@@ -79,7 +79,14 @@ mod tests {
         let err = parse_batch_into(&bytes, "b", &mut Vec::new(), &mut labels).unwrap_err();
 
         assert!(
-            matches!(err, DataError::LabelOutOfRange { index: 1, value: 12, .. }),
+            matches!(
+                err,
+                DataError::LabelOutOfRange {
+                    index: 1,
+                    value: 12,
+                    ..
+                }
+            ),
             "{err}"
         );
     }

@@ -138,7 +138,10 @@ pub enum DataError {
     ZeroSampleCount { what: &'static str },
 
     #[error("{dataset}: the {split} split holds no samples")]
-    EmptySplit { dataset: String, split: &'static str },
+    EmptySplit {
+        dataset: String,
+        split: &'static str,
+    },
 
     #[error(
         "{dataset}: {split} sample {index} has squared norm 0 and cannot be rescaled to \

@@ -65,7 +65,11 @@ pub fn parse_labels(bytes: &[u8], file: &str) -> Result<Vec<u8>, DataError> {
 
 /// Encodes images as an (uncompressed) IDX image file.
 pub fn encode_images(pixels: &[u8], count: usize, rows: usize, cols: usize) -> Vec<u8> {
-    assert_eq!(pixels.len(), count * rows * cols, "pixel count must match the shape");
+    assert_eq!(
+        pixels.len(),
+        count * rows * cols,
+        "pixel count must match the shape"
+    );
 
     let mut out = Vec::with_capacity(IMAGES_HEADER_LEN + pixels.len());
     for value in [IMAGES_MAGIC, to_u32(count), to_u32(rows), to_u32(cols)] {
@@ -96,7 +100,12 @@ pub(crate) fn check_labels(labels: &[u8], file: &str) -> Result<(), DataError> {
     }
 }
 
-fn check_magic(bytes: &[u8], expected: u32, kind: &'static str, file: &str) -> Result<(), DataError> {
+fn check_magic(
+    bytes: &[u8],
+    expected: u32,
+    kind: &'static str,
+    file: &str,
+) -> Result<(), DataError> {
     require_len(bytes, 4, file)?;
 
     let found = read_u32_be(bytes, 0);
@@ -185,7 +194,10 @@ mod tests {
     fn labels_reject_image_magic() {
         let encoded = encode_images(&[0; 4], 1, 2, 2);
         let err = parse_labels(&encoded, "t").unwrap_err();
-        assert!(matches!(err, DataError::BadMagic { found: 2051, .. }), "{err}");
+        assert!(
+            matches!(err, DataError::BadMagic { found: 2051, .. }),
+            "{err}"
+        );
     }
 
     #[test]
@@ -193,12 +205,25 @@ mod tests {
         let mut encoded = encode_images(&[0; 4], 1, 2, 2);
         encoded.push(0);
         let err = parse_images(&encoded, "t").unwrap_err();
-        assert!(matches!(err, DataError::TrailingBytes { extra: 1, .. }), "{err}");
+        assert!(
+            matches!(err, DataError::TrailingBytes { extra: 1, .. }),
+            "{err}"
+        );
     }
 
     #[test]
     fn short_header_is_truncated() {
         let err = parse_images(&[0, 0, 8, 3, 0], "t").unwrap_err();
-        assert!(matches!(err, DataError::Truncated { expected: 16, actual: 5, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                DataError::Truncated {
+                    expected: 16,
+                    actual: 5,
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 }

@@ -136,7 +136,11 @@ impl Split {
     /// Panics when `index` is out of range or `out.len()` differs from [`Split::dim`].
     pub fn sample_into(&self, index: usize, out: &mut [f64]) {
         let d = self.dim();
-        assert_eq!(out.len(), d, "output length must equal the sample dimension");
+        assert_eq!(
+            out.len(),
+            d,
+            "output length must equal the sample dimension"
+        );
         let range = index * d..(index + 1) * d;
 
         match &self.images {
@@ -235,7 +239,10 @@ pub(crate) fn load_idx_dataset(dir: &Path, name: String) -> Result<RawDataset, D
 
 /// Parses decoded IDX image and label files, each given with the name used in errors,
 /// and checks that their counts agree.
-fn read_idx_split(images: &(Vec<u8>, String), labels: &(Vec<u8>, String)) -> Result<Split, DataError> {
+fn read_idx_split(
+    images: &(Vec<u8>, String),
+    labels: &(Vec<u8>, String),
+) -> Result<Split, DataError> {
     let (image_bytes, images_file) = images;
     let (label_bytes, labels_file) = labels;
     let parsed = idx::parse_images(image_bytes, images_file)?;
@@ -266,7 +273,10 @@ fn load_cifar_dataset(dir: &Path, name: String) -> Result<RawDataset, DataError>
 
     let mut train_paths = Vec::new();
     for batch in CIFAR_TRAIN_BATCHES {
-        if let Some(path) = files::candidate_paths(dir, batch).into_iter().find(|p| p.is_file()) {
+        if let Some(path) = files::candidate_paths(dir, batch)
+            .into_iter()
+            .find(|p| p.is_file())
+        {
             train_paths.push(path);
         }
     }
@@ -326,7 +336,10 @@ mod tests {
 
     #[test]
     fn source_accepts_cifar_alias_and_npz() {
-        assert_eq!("cifar-10".parse::<DataSource>().unwrap(), DataSource::Cifar10);
+        assert_eq!(
+            "cifar-10".parse::<DataSource>().unwrap(),
+            DataSource::Cifar10
+        );
         assert_eq!(
             "dir/custom.npz".parse::<DataSource>().unwrap(),
             DataSource::Npz(PathBuf::from("dir/custom.npz"))

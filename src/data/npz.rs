@@ -163,7 +163,9 @@ pub fn parse_npy(bytes: &[u8], file: &str) -> Result<NpyArray, DataError> {
     };
 
     if bytes.len() < 10 || &bytes[..6] != NPY_MAGIC {
-        return Err(header_error("missing the \\x93NUMPY magic string".to_string()));
+        return Err(header_error(
+            "missing the \\x93NUMPY magic string".to_string(),
+        ));
     }
 
     let major = bytes[6];
@@ -213,7 +215,10 @@ pub fn parse_npy(bytes: &[u8], file: &str) -> Result<NpyArray, DataError> {
     }
 
     let element_count = checked_product(&fields.shape).ok_or_else(|| {
-        header_error(format!("shape {:?} overflows the address space", fields.shape))
+        header_error(format!(
+            "shape {:?} overflows the address space",
+            fields.shape
+        ))
     })?;
     let expected = element_count as u128 * dtype.item_size() as u128 + data_start as u128;
     let actual = bytes.len() as u128;
@@ -240,7 +245,9 @@ pub fn parse_npy(bytes: &[u8], file: &str) -> Result<NpyArray, DataError> {
 }
 
 fn checked_product(shape: &[usize]) -> Option<usize> {
-    shape.iter().try_fold(1usize, |acc, &dim| acc.checked_mul(dim))
+    shape
+        .iter()
+        .try_fold(1usize, |acc, &dim| acc.checked_mul(dim))
 }
 
 /// The three fields of a `.npy` header.
@@ -287,7 +294,10 @@ fn parse_header(header: &str) -> Result<HeaderFields, String> {
     let value = parser.parse_value()?;
     parser.skip_whitespace();
     if parser.pos != parser.chars.len() {
-        return Err(format!("unexpected text after the dict at character {}", parser.pos));
+        return Err(format!(
+            "unexpected text after the dict at character {}",
+            parser.pos
+        ));
     }
 
     let Literal::Dict(entries) = value else {
@@ -310,14 +320,21 @@ fn parse_header(header: &str) -> Result<HeaderFields, String> {
 
     let fortran_order = match lookup("fortran_order")? {
         Literal::Bool(b) => b,
-        other => return Err(format!("fortran_order is {}, expected True or False", other.render())),
+        other => {
+            return Err(format!(
+                "fortran_order is {}, expected True or False",
+                other.render()
+            ));
+        }
     };
 
     let shape = match lookup("shape")? {
         Literal::Sequence(items) => items
             .iter()
             .map(|item| match item {
-                Literal::Int(n) => usize::try_from(*n).map_err(|_| format!("invalid dimension {n}")),
+                Literal::Int(n) => {
+                    usize::try_from(*n).map_err(|_| format!("invalid dimension {n}"))
+                }
                 other => Err(format!("invalid dimension {}", other.render())),
             })
             .collect::<Result<Vec<usize>, String>>()?,
@@ -354,7 +371,10 @@ impl LiteralParser {
                 self.pos += 1;
                 Ok(())
             }
-            Some(c) => Err(format!("expected '{wanted}' at character {}, found '{c}'", self.pos)),
+            Some(c) => Err(format!(
+                "expected '{wanted}' at character {}, found '{c}'",
+                self.pos
+            )),
             None => Err(format!("expected '{wanted}', found the end of the header")),
         }
     }
@@ -406,7 +426,12 @@ impl LiteralParser {
             match self.peek() {
                 Some(',') => self.pos += 1,
                 Some(c) if c == close => {}
-                _ => return Err(format!("expected ',' or '{close}' at character {}", self.pos)),
+                _ => {
+                    return Err(format!(
+                        "expected ',' or '{close}' at character {}",
+                        self.pos
+                    ));
+                }
             }
         }
     }
@@ -714,7 +739,11 @@ pub(crate) fn load_npz_dataset(path: &Path, name: String) -> Result<RawDataset, 
     })
 }
 
-fn read_npz_split(archive: &mut NpzArchive, x_name: &str, y_name: &str) -> Result<Split, DataError> {
+fn read_npz_split(
+    archive: &mut NpzArchive,
+    x_name: &str,
+    y_name: &str,
+) -> Result<Split, DataError> {
     let x_file = format!("{} ({x_name})", archive.file);
     let y_file = format!("{} ({y_name})", archive.file);
     let x = archive.array(x_name)?;
@@ -837,8 +866,9 @@ mod tests {
         let scalar = parse_header("{'descr': '|u1', 'fortran_order': False, 'shape': ()}").unwrap();
         assert!(scalar.shape.is_empty());
 
-        let vector = parse_header("{\"shape\": (7L,), \"fortran_order\": True, \"descr\": \"<i8\"}")
-            .unwrap();
+        let vector =
+            parse_header("{\"shape\": (7L,), \"fortran_order\": True, \"descr\": \"<i8\"}")
+                .unwrap();
         assert_eq!(vector.shape, [7]);
         assert!(vector.fortran_order);
     }
