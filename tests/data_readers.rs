@@ -118,7 +118,7 @@ fn write_zip(path: &Path, entries: &[(&str, Vec<u8>)]) {
     archive.finish().unwrap();
 }
 
-/// The four arrays of a valid npz dataset: 4 train and 2 test samples of shape (2,).
+/// Returns the four arrays of a valid npz dataset: 4 train and 2 test samples of shape (2,).
 fn valid_npz_entries() -> Vec<(&'static str, Vec<u8>)> {
     let x_train: Vec<u8> = (1..=8)
         .flat_map(|v: u32| (v as f32).to_le_bytes())
@@ -976,7 +976,12 @@ fn prepare_rejects_zero_n_train() {
     let err = data::prepare(&raw, 0, None, 1).unwrap_err();
 
     assert!(
-        matches!(err, DataError::ZeroSampleCount { what: "n_train" }),
+        matches!(
+            err,
+            DataError::ZeroSampleCount {
+                parameter: "n_train"
+            }
+        ),
         "{err}"
     );
 }

@@ -66,10 +66,14 @@ pub fn write_subset(
     n_test: usize,
 ) -> Result<(), DataError> {
     if n_train == 0 {
-        return Err(DataError::ZeroSampleCount { what: "n_train" });
+        return Err(DataError::ZeroSampleCount {
+            parameter: "n_train",
+        });
     }
     if n_test == 0 {
-        return Err(DataError::ZeroSampleCount { what: "n_test" });
+        return Err(DataError::ZeroSampleCount {
+            parameter: "n_test",
+        });
     }
 
     let source = load_idx_dataset(&data_dir.join("mnist"), "mnist".to_string())?;

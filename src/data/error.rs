@@ -4,21 +4,21 @@ use thiserror::Error;
 
 /// An error while finding, reading, validating, preparing or writing a dataset.
 ///
-/// The `file` fields hold the full path of the file involved. For the embedded subset
-/// they hold `embedded:mnist-subset/<name>`, and for an array inside an `.npz` archive
-/// they hold `<path>.npz (<array>)`.
+/// The `file` fields contain the full path of the file involved. For the embedded subset
+/// they contain `embedded:mnist-subset/<name>`, and for an array inside an `.npz` archive
+/// they contain `<path>.npz (<array>)`.
 #[derive(Debug, Error)]
 pub enum DataError {
-    #[error("{what} not found; expected one of: {}{hint}", .expected.join(", "))]
+    #[error("{description} not found; looked for: {}{hint}", .expected.join(", "))]
     MissingFile {
-        what: String,
+        description: String,
         expected: Vec<String>,
         hint: String,
     },
 
     #[error(
         "dataset {dataset} needs a data folder: pass --data-dir DIR or set LAZYSWEEP_DATA to \
-         the folder that holds mnist/, fashion-mnist/ and cifar-10/"
+         the folder that contains mnist/, fashion-mnist/ and cifar-10/"
     )]
     MissingDataDir { dataset: String },
 
@@ -68,7 +68,7 @@ pub enum DataError {
         extra: u64,
     },
 
-    #[error("{images_file} holds {images} images but {labels_file} holds {labels} labels")]
+    #[error("{images_file} contains {images} images but {labels_file} contains {labels} labels")]
     CountMismatch {
         images_file: String,
         images: usize,
@@ -85,6 +85,12 @@ pub enum DataError {
 
     #[error("{file}: invalid .npz archive: {source}")]
     InvalidNpz {
+        file: String,
+        source: zip::result::ZipError,
+    },
+
+    #[error("failed to write the .npz archive {file}: {source}")]
+    NpzWrite {
         file: String,
         source: zip::result::ZipError,
     },
@@ -134,10 +140,10 @@ pub enum DataError {
     )]
     UnknownSource { name: String },
 
-    #[error("{what} must be at least 1, got 0")]
-    ZeroSampleCount { what: &'static str },
+    #[error("{parameter} must be at least 1, got 0")]
+    ZeroSampleCount { parameter: &'static str },
 
-    #[error("{dataset}: the {split} split holds no samples")]
+    #[error("{dataset}: the {split} split contains no samples")]
     EmptySplit {
         dataset: String,
         split: &'static str,
@@ -160,7 +166,7 @@ pub enum DataError {
         index: usize,
     },
 
-    #[error("{file} holds {available} samples, fewer than the {requested} requested")]
+    #[error("{file} contains {available} samples, fewer than the {requested} requested")]
     NotEnoughSamples {
         file: String,
         available: usize,

@@ -14,11 +14,11 @@ const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
 /// Hint appended to missing-file errors for the named datasets.
 pub(crate) const DATA_DIR_HINT: &str = ". The data folder (--data-dir or LAZYSWEEP_DATA) must \
-     hold mnist/, fashion-mnist/ and cifar-10/ with the original file names";
+     contain mnist/, fashion-mnist/ and cifar-10/ with the original file names";
 
 /// Returns the path of `name` or `name.gz` inside `dir`, preferring the uncompressed name
 /// when both exist.
-pub(crate) fn find_file(dir: &Path, name: &str, what: &str) -> Result<PathBuf, DataError> {
+pub(crate) fn find_file(dir: &Path, name: &str, description: &str) -> Result<PathBuf, DataError> {
     let candidates = candidate_paths(dir, name);
 
     for path in &candidates {
@@ -28,7 +28,7 @@ pub(crate) fn find_file(dir: &Path, name: &str, what: &str) -> Result<PathBuf, D
     }
 
     Err(DataError::MissingFile {
-        what: what.to_string(),
+        description: description.to_string(),
         expected: candidates.iter().map(|p| p.display().to_string()).collect(),
         hint: DATA_DIR_HINT.to_string(),
     })
@@ -88,7 +88,7 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
 pub(crate) fn read_error(path: &Path, source: std::io::Error) -> DataError {
     if source.kind() == std::io::ErrorKind::NotFound {
         DataError::MissingFile {
-            what: "data file".to_string(),
+            description: "data file".to_string(),
             expected: vec![path.display().to_string()],
             hint: String::new(),
         }

@@ -2,7 +2,7 @@
 //! custom `.npz` archives, the embedded MNIST subset, and the subsampling and rescaling
 //! that turn a raw dataset into training input.
 //!
-//! A data folder holds `mnist/`, `fashion-mnist/` and `cifar-10/`, each with the file
+//! A data folder contains `mnist/`, `fashion-mnist/` and `cifar-10/`, each with the file
 //! names of the original distribution, gzipped or not. [`load`] reads one dataset as
 //! stored and [`prepare`] draws and rescales the samples.
 
@@ -219,9 +219,19 @@ pub(crate) fn load_idx_dataset(dir: &Path, name: String) -> Result<RawDataset, D
     let mut decoded = Vec::with_capacity(4);
     let mut files = Vec::with_capacity(4);
 
+    // Finding every file before reading any reports a missing file without first
+    // decompressing the others.
+    let mut paths = Vec::with_capacity(4);
     for file_name in IDX_FILE_NAMES {
-        let path = files::find_file(dir, file_name, &format!("{name} file {file_name}"))?;
-        let (bytes, record) = files::read_data_file(&path)?;
+        paths.push(files::find_file(
+            dir,
+            file_name,
+            &format!("{name} file {file_name}"),
+        )?);
+    }
+
+    for path in &paths {
+        let (bytes, record) = files::read_data_file(path)?;
         decoded.push((bytes, record.path.clone()));
         files.push(record);
     }
@@ -287,7 +297,7 @@ fn load_cifar_dataset(dir: &Path, name: String) -> Result<RawDataset, DataError>
             .map(|path| path.display().to_string())
             .collect();
         return Err(DataError::MissingFile {
-            what: "CIFAR-10 training batch (at least one is required)".to_string(),
+            description: "CIFAR-10 training batch (at least one is required)".to_string(),
             expected,
             hint: files::DATA_DIR_HINT.to_string(),
         });

@@ -1,10 +1,10 @@
 //! Reader and writer for NumPy `.npy` arrays and `.npz` archives.
 //!
 //! An `.npz` file is a zip archive with one `<name>.npy` entry per array, stored or
-//! deflated. A `.npy` file starts with the magic `\x93NUMPY`, a major and minor version
-//! byte, the header length (u16 little-endian in version 1.0, u32 in versions 2.0 and
-//! 3.0), and an ASCII header holding a Python dict literal with the keys `descr`,
-//! `fortran_order` and `shape`. The raw array data follows the header.
+//! deflated. A `.npy` file starts with the magic `\x93NUMPY`, a major and a minor version
+//! byte, and the header length (u16 little-endian in version 1.0, u32 in versions 2.0 and
+//! 3.0). The header is a Python dict literal with the keys `descr`, `fortran_order` and
+//! `shape`, and the raw array data follows it.
 //!
 //! The reader supports little-endian numeric dtypes in C order. The dataset loader
 //! accepts u8, f32 and f64 images and integer labels.
@@ -365,17 +365,19 @@ impl LiteralParser {
         self.chars.get(self.pos).copied()
     }
 
-    fn expect(&mut self, wanted: char) -> Result<(), String> {
+    fn expect(&mut self, expected: char) -> Result<(), String> {
         match self.peek() {
-            Some(c) if c == wanted => {
+            Some(c) if c == expected => {
                 self.pos += 1;
                 Ok(())
             }
             Some(c) => Err(format!(
-                "expected '{wanted}' at character {}, found '{c}'",
+                "expected '{expected}' at character {}, found '{c}'",
                 self.pos
             )),
-            None => Err(format!("expected '{wanted}', found the end of the header")),
+            None => Err(format!(
+                "expected '{expected}', found the end of the header"
+            )),
         }
     }
 
@@ -488,7 +490,7 @@ impl LiteralParser {
 // ---------------------------------------------------------------------------------------
 // .npy encoding
 
-/// Encodes a C-ordered array as a `.npy` file. `data` holds the little-endian elements.
+/// Encodes a C-ordered array as a `.npy` file. `data` contains the little-endian elements.
 fn encode_npy(dtype: Dtype, shape: &[usize], data: &[u8]) -> Vec<u8> {
     let shape_text = match shape {
         [single] => format!("({single},)"),
@@ -579,7 +581,7 @@ pub fn write_npz(path: &Path, entries: &[NpzEntry], compress: bool) -> Result<()
         file: file_name.clone(),
         source,
     };
-    let zip_error = |source: zip::result::ZipError| DataError::InvalidNpz {
+    let zip_error = |source: zip::result::ZipError| DataError::NpzWrite {
         file: file_name.clone(),
         source,
     };
@@ -711,7 +713,7 @@ impl NpzArchive {
     }
 }
 
-/// Loads a custom dataset from an `.npz` holding `x_train`, `y_train`, `x_test` and
+/// Loads a custom dataset from an `.npz` containing `x_train`, `y_train`, `x_test` and
 /// `y_test`.
 pub(crate) fn load_npz_dataset(path: &Path, name: String) -> Result<RawDataset, DataError> {
     let (bytes, record) = read_file_with_record(path)?;

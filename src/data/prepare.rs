@@ -52,10 +52,14 @@ pub fn prepare(
     seed: u64,
 ) -> Result<Prepared, DataError> {
     if n_train == 0 {
-        return Err(DataError::ZeroSampleCount { what: "n_train" });
+        return Err(DataError::ZeroSampleCount {
+            parameter: "n_train",
+        });
     }
     if n_test == Some(0) {
-        return Err(DataError::ZeroSampleCount { what: "n_test" });
+        return Err(DataError::ZeroSampleCount {
+            parameter: "n_test",
+        });
     }
 
     let d = raw.train.dim();
