@@ -498,6 +498,23 @@ fn label_ten_is_reported() {
 }
 
 #[test]
+fn test_shape_mismatch_is_reported() {
+    let root = TempDir::new().unwrap();
+    let dir = write_fake_mnist(root.path());
+    let pixels = vec![1u8; 5 * 6];
+    let path = replace_mnist_file(
+        &dir,
+        "t10k-images-idx3-ubyte.gz",
+        &idx::encode_images(&pixels, 5, 3, 2),
+    );
+
+    let err = load_fake_mnist(root.path()).unwrap_err();
+
+    assert!(matches!(err, DataError::ShapeMismatch { .. }), "{err}");
+    assert_names_file(&err, &path);
+}
+
+#[test]
 fn missing_file_lists_both_names() {
     let root = TempDir::new().unwrap();
     let dir = write_fake_mnist(root.path());

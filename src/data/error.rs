@@ -143,6 +143,16 @@ pub enum DataError {
     #[error("{parameter} must be at least 1, got 0")]
     ZeroSampleCount { parameter: &'static str },
 
+    #[error(
+        "{file}: test samples have shape {test_shape:?} but training samples have shape \
+         {train_shape:?}"
+    )]
+    ShapeMismatch {
+        file: String,
+        train_shape: Vec<usize>,
+        test_shape: Vec<usize>,
+    },
+
     #[error("{dataset}: the {split} split contains no samples")]
     EmptySplit {
         dataset: String,

@@ -50,7 +50,11 @@ pub(crate) fn read_data_file(path: &Path) -> Result<(Vec<u8>, SourceFile), DataE
         sha256: sha256_hex(&stored),
     };
 
-    let decoded = decompress(&stored, &file)?.into_owned();
+    let decoded = if stored.starts_with(&GZIP_MAGIC) {
+        decompress(&stored, &file)?.into_owned()
+    } else {
+        stored
+    };
 
     Ok((decoded, record))
 }

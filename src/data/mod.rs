@@ -238,6 +238,7 @@ pub(crate) fn load_idx_dataset(dir: &Path, name: String) -> Result<RawDataset, D
 
     let train = read_idx_split(&decoded[0], &decoded[1])?;
     let test = read_idx_split(&decoded[2], &decoded[3])?;
+    check_same_shape(&train, &test, &decoded[2].1)?;
 
     Ok(RawDataset {
         name,
@@ -245,6 +246,22 @@ pub(crate) fn load_idx_dataset(dir: &Path, name: String) -> Result<RawDataset, D
         test,
         files,
     })
+}
+
+/// Returns an error naming `test_file` unless both splits have the same sample shape.
+pub(crate) fn check_same_shape(
+    train: &Split,
+    test: &Split,
+    test_file: &str,
+) -> Result<(), DataError> {
+    if train.sample_shape != test.sample_shape {
+        return Err(DataError::ShapeMismatch {
+            file: test_file.to_string(),
+            train_shape: train.sample_shape.clone(),
+            test_shape: test.sample_shape.clone(),
+        });
+    }
+    Ok(())
 }
 
 /// Parses decoded IDX image and label files, each given with the name used in errors,

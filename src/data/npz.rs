@@ -722,16 +722,7 @@ pub(crate) fn load_npz_dataset(path: &Path, name: String) -> Result<RawDataset, 
     let train = read_npz_split(&mut archive, "x_train", "y_train")?;
     let test = read_npz_split(&mut archive, "x_test", "y_test")?;
 
-    if train.sample_shape != test.sample_shape {
-        return Err(DataError::UnsupportedShape {
-            file: format!("{} (x_test)", path.display()),
-            shape: test.sample_shape,
-            reason: format!(
-                "each test sample must have the training sample shape {:?}",
-                train.sample_shape
-            ),
-        });
-    }
+    super::check_same_shape(&train, &test, &format!("{} (x_test)", path.display()))?;
 
     Ok(RawDataset {
         name,

@@ -62,6 +62,7 @@ pub fn prepare(
         });
     }
 
+    super::check_same_shape(&raw.train, &raw.test, &raw.name)?;
     let d = raw.train.dim();
     let train_indices = draw_indices(raw, &raw.train, "train", Some(n_train), seed)?;
     let test_indices = draw_indices(raw, &raw.test, "test", n_test, seed ^ TEST_SEED_XOR)?;
