@@ -1,1 +1,208 @@
-fn main() {}
+//! Command-line interface of lazysweep.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use lazysweep::engine::BackendChoice;
+use lazysweep::model::ActivationNorm;
+use lazysweep::optim::{EpsPlacement, OptimizerKind, OptimizerSettings};
+use lazysweep::sweep::{self, RunOptions, SweepConfig, parse_grid};
+
+/// Train (learning rate, output scale) grids of two-layer networks and report accuracy
+/// and hidden-feature movement.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train every (optimizer, alpha, eta, seed) cell of a grid; resumes an interrupted run.
+    Sweep(SweepArgs),
+    /// Redraw the heat maps of a run folder from its results.csv.
+    Plot {
+        /// Run folder written by `lazysweep sweep`.
+        run_dir: PathBuf,
+    },
+    /// Cut the first images of the MNIST files into a small gzipped IDX subset.
+    Subset {
+        /// Folder containing mnist/ with the original IDX files.
+        #[arg(long, env = "LAZYSWEEP_DATA")]
+        data_dir: PathBuf,
+        /// Output folder for the four subset files.
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 4000)]
+        n_train: usize,
+        #[arg(long, default_value_t = 1000)]
+        n_test: usize,
+    },
+}
+
+#[derive(Args)]
+struct SweepArgs {
+    /// Dataset: mnist-subset (embedded), mnist, fashion-mnist, cifar10, or a PATH.npz with
+    /// x_train, y_train, x_test, y_test.
+    #[arg(long, default_value = "mnist-subset")]
+    data: String,
+    /// Folder with mnist/, fashion-mnist/ and cifar-10/ subfolders of original files.
+    #[arg(long, env = "LAZYSWEEP_DATA")]
+    data_dir: Option<PathBuf>,
+    /// Comma-separated optimizers: gd, rmsprop, modified-rmsprop, adam, modified-adam.
+    #[arg(long, default_value = "gd,rmsprop,modified-rmsprop", value_delimiter = ',')]
+    optimizer: Vec<OptimizerKind>,
+    /// Output scales: START:STOP:COUNT (log-spaced, inclusive) or a comma list.
+    #[arg(long, default_value = "1e-4:1e8:13")]
+    alphas: String,
+    /// Learning rates: START:STOP:COUNT (log-spaced, inclusive) or a comma list.
+    #[arg(long, default_value = "1e-6:1e6:13")]
+    etas: String,
+    /// Full-batch gradient steps per cell.
+    #[arg(long, default_value_t = 5000)]
+    steps: u64,
+    /// Width of the hidden layer.
+    #[arg(long, default_value_t = 1000)]
+    hidden: usize,
+    /// Training samples drawn from the training set (capped at what exists).
+    #[arg(long, default_value_t = 10000)]
+    n_train: usize,
+    /// Test samples drawn from the test set [default: all].
+    #[arg(long)]
+    n_test: Option<usize>,
+    /// Seeds of theta_0, comma-separated; each seed trains every cell once.
+    #[arg(long, alias = "seeds", default_value = "0", value_delimiter = ',')]
+    seed: Vec<u64>,
+    /// Seed of the training and test subsamples.
+    #[arg(long, default_value_t = 0)]
+    data_seed: u64,
+    /// Output folder; rerunning the same command resumes it.
+    #[arg(long, default_value = "runs/sweep")]
+    out: PathBuf,
+    /// Load theta_0 from an .npz with W0 (hidden x d) and W1 (10 x hidden), float64.
+    #[arg(long)]
+    init: Option<PathBuf>,
+    /// Write theta_0 of the first seed to this .npz file.
+    #[arg(long)]
+    save_init: Option<PathBuf>,
+    /// Engine: auto, cpu or gpu.
+    #[arg(long, default_value = "auto")]
+    backend: BackendChoice,
+    /// Normalization of the softplus constant a: second-moment or variance.
+    #[arg(long, default_value = "second-moment")]
+    activation_norm: ActivationNorm,
+    /// Use this activation constant a instead of the normalized one.
+    #[arg(long)]
+    activation_scale: Option<f64>,
+    /// Decay rho of RMSProp's second moment.
+    #[arg(long, default_value_t = 0.999)]
+    rho: f64,
+    /// eps of the adaptive optimizers.
+    #[arg(long, default_value_t = 1e-8)]
+    eps: f64,
+    /// outside: sqrt(v) + eps; inside: sqrt(v + eps).
+    #[arg(long, default_value = "outside")]
+    eps_placement: EpsPlacement,
+    /// A cell diverges when its loss exceeds this multiple of its initial loss.
+    #[arg(long, default_value_t = 1e6)]
+    divergence_factor: f64,
+    /// Maximum number of cells trained together (reduced to fit in memory).
+    #[arg(long, default_value_t = 8)]
+    batch_cells: usize,
+    /// Do not draw heat maps at the end.
+    #[arg(long)]
+    no_plots: bool,
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+        .format_timestamp_secs()
+        .init();
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Sweep(args) => run_sweep(args),
+        Command::Plot { run_dir } => {
+            let figures = sweep::plot_run(&run_dir)?;
+            for path in figures {
+                println!("{}", path.display());
+            }
+            Ok(())
+        }
+        Command::Subset { data_dir, out, n_train, n_test } => {
+            lazysweep::data::write_subset(&data_dir, &out, n_train, n_test)
+                .with_context(|| format!("failed to write the subset to {}", out.display()))?;
+            println!("wrote the MNIST subset to {}", out.display());
+            Ok(())
+        }
+    }
+}
+
+fn run_sweep(args: SweepArgs) -> Result<()> {
+    let alphas = parse_grid("alphas", &args.alphas).map_err(anyhow::Error::msg)?;
+    let etas = parse_grid("etas", &args.etas).map_err(anyhow::Error::msg)?;
+    if args.optimizer.is_empty() {
+        bail!("--optimizer lists no optimizer");
+    }
+    let init_sha256 = match &args.init {
+        Some(path) => Some(lazysweep::data::file_sha256(path)?),
+        None => None,
+    };
+    let config = SweepConfig {
+        data: args.data,
+        n_train: args.n_train,
+        n_test: args.n_test,
+        data_seed: args.data_seed,
+        optimizers: args.optimizer,
+        alphas,
+        etas,
+        seeds: args.seed,
+        steps: args.steps,
+        hidden: args.hidden,
+        activation_norm: args.activation_norm,
+        activation_scale: args.activation_scale,
+        optimizer: OptimizerSettings {
+            rho: args.rho,
+            eps: args.eps,
+            eps_placement: args.eps_placement,
+            ..OptimizerSettings::default()
+        },
+        divergence_factor: args.divergence_factor,
+        init_sha256,
+    };
+    let options = RunOptions {
+        out: args.out,
+        data_dir: args.data_dir,
+        backend: args.backend,
+        batch_cells: args.batch_cells,
+        init_file: args.init,
+        save_init: args.save_init,
+        plots: !args.no_plots,
+        progress: true,
+    };
+
+    let info = sweep::run_sweep(&config, &options)?;
+    println!(
+        "{} cells in {} ({} trained now, {} already finished); results in {}",
+        info.records.len(),
+        options.out.display(),
+        info.trained,
+        info.skipped,
+        options.out.join(sweep::output::RESULTS_FILE).display()
+    );
+    for path in &info.figures {
+        println!("{}", path.display());
+    }
+    Ok(())
+}

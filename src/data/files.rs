@@ -77,6 +77,12 @@ pub fn decompress<'a>(bytes: &'a [u8], file: &str) -> Result<Cow<'a, [u8]>, Data
     Ok(Cow::Owned(decoded))
 }
 
+/// Returns the hex SHA-256 of the file at `path`.
+pub fn file_sha256(path: &Path) -> Result<String, DataError> {
+    let bytes = std::fs::read(path).map_err(|source| read_error(path, source))?;
+    Ok(sha256_hex(&bytes))
+}
+
 /// Returns the lowercase hex SHA-256 of `bytes`.
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     let digest = Sha256::digest(bytes);

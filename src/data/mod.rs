@@ -20,7 +20,7 @@ use std::str::FromStr;
 
 pub use embedded::{IDX_FILE_NAMES, write_subset};
 pub use error::DataError;
-pub use files::decompress;
+pub use files::{decompress, file_sha256};
 pub use npz::{NpzData, NpzEntry, read_npz_f64, write_npz, write_npz_f64};
 pub use prepare::{Prepared, prepare};
 

@@ -19,19 +19,42 @@ pub struct CellRecord {
     /// Step at which divergence was detected, if the cell diverged.
     pub diverged_step: Option<u64>,
     /// Training loss at the final parameters, or the loss that triggered divergence.
+    #[serde(with = "nan_as_empty")]
     pub final_loss: f64,
     /// Top-1 accuracy on the training subsample, as a fraction in [0, 1].
+    #[serde(with = "nan_as_empty")]
     pub train_acc: f64,
     /// Top-1 accuracy on the test set, as a fraction in [0, 1].
+    #[serde(with = "nan_as_empty")]
     pub test_acc: f64,
     /// Fraction of (test sample, hidden neuron) pairs whose pre-activation kept its sign.
+    #[serde(with = "nan_as_empty")]
     pub sign_consistency: f64,
     /// ||W0 - W0_init|| / ||W0_init|| in the Frobenius norm.
+    #[serde(with = "nan_as_empty")]
     pub rel_change_w0: f64,
     /// ||W1 - W1_init|| / ||W1_init|| in the Frobenius norm.
+    #[serde(with = "nan_as_empty")]
     pub rel_change_w1: f64,
     pub backend: String,
     pub precision: String,
     /// Wall-clock seconds spent on the batch that trained this cell.
     pub wall_s: f64,
+}
+
+/// Writes NaN as an empty CSV field and reads an empty field back as NaN.
+mod nan_as_empty {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &f64, serializer: S) -> Result<S::Ok, S::Error> {
+        if value.is_nan() {
+            serializer.serialize_none()
+        } else {
+            serializer.serialize_some(value)
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+        Ok(Option::<f64>::deserialize(deserializer)?.unwrap_or(f64::NAN))
+    }
 }
