@@ -1,9 +1,9 @@
 //! Throughput of the float64 CPU engine: cell-steps per second for a batch of 8 RMSProp
 //! cells, n = 2000, d = 784, hidden = 1000.
 //!
-//! Each measured iteration trains the batch for `STEPS` steps; the fixed cost of a batch
-//! (f(theta_0) on both sets and the final evaluation, about two extra forward passes) is
-//! measured separately with zero steps, so the step time is the difference.
+//! Each measured iteration trains the batch for `STEPS` steps. A batch also has a fixed
+//! cost (f(theta_0) on both sets and the final evaluation), which the zero-step run
+//! measures, so the time of one step is the difference divided by `STEPS`.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use lazysweep::cpu::CpuEngine;

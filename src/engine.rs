@@ -34,7 +34,7 @@ pub struct Problem<'a> {
     pub settings: &'a TrainSettings,
 }
 
-/// What distinguishes one cell from the others in its batch.
+/// Settings that distinguish one cell from the others in its batch.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CellSpec {
     pub optimizer: OptimizerKind,

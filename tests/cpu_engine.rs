@@ -159,7 +159,8 @@ fn training_learns_the_synthetic_task() {
         assert!(o.losses[200] < 0.5 * o.losses[0], "cell {i}: {} -> {}", o.losses[0], o.losses[200]);
         assert!(o.train_acc > 0.5, "cell {i}: train accuracy {}", o.train_acc);
         assert!(o.test_acc > 0.2, "cell {i}: test accuracy {}", o.test_acc);
-        assert!(o.sign_consistency > 0.0 && o.sign_consistency <= 1.0);
+        assert!(o.sign_consistency > 0.0, "cell {i}");
+        assert!(o.sign_consistency <= 1.0, "cell {i}");
         assert!(o.rel_change_w0 > 0.0);
         assert!(o.rel_change_w1 > 0.0);
     }

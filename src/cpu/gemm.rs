@@ -43,12 +43,12 @@ impl<'a> MatRef<'a> {
         Self { data, rows, cols, row_stride, col_stride }
     }
 
-    /// A dense row-major matrix.
+    /// Views a dense row-major matrix.
     pub fn row_major(data: &'a [f64], rows: usize, cols: usize) -> Self {
         Self::new(data, rows, cols, cols, 1)
     }
 
-    /// The transpose, without copying.
+    /// Returns the transpose, without copying.
     pub fn t(self) -> Self {
         Self {
             data: self.data,
@@ -72,7 +72,7 @@ impl<'a> MatMut<'a> {
         Self { data, rows, cols, row_stride, col_stride }
     }
 
-    /// A dense row-major matrix.
+    /// Views a dense row-major matrix.
     pub fn row_major(data: &'a mut [f64], rows: usize, cols: usize) -> Self {
         Self::new(data, rows, cols, cols, 1)
     }

@@ -6,7 +6,7 @@ use std::str::FromStr;
 /// Sharpness beta of the scaled softplus.
 pub const BETA: f64 = 5.0;
 
-/// How the activation constant `a` is normalized for u ~ N(0, 1).
+/// Normalization of the activation constant `a` for u ~ N(0, 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ActivationNorm {

@@ -78,7 +78,7 @@ impl FromStr for OptimizerKind {
     }
 }
 
-/// Where eps enters the denominator of the adaptive step.
+/// Position of eps in the denominator of the adaptive step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum EpsPlacement {

@@ -31,7 +31,7 @@ fn draw_split(rng: &mut ChaCha8Rng, teacher: &[f64], n: usize, d: usize) -> (Vec
     (x, y)
 }
 
-/// A synthetic prepared dataset.
+/// Builds a synthetic prepared dataset with a learnable labelling.
 pub fn synthetic(n_train: usize, n_test: usize, d: usize, seed: u64) -> Prepared {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let teacher: Vec<f64> = (0..CLASSES * d).map(|_| StandardNormal.sample(&mut rng)).collect();

@@ -1,0 +1,107 @@
+//! An interrupted sweep, rerun with the same command, ends with the same results.csv as an
+//! uninterrupted one.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_lazysweep");
+
+fn sweep_command(out: &Path) -> Command {
+    sweep_command_with_steps(out, 300)
+}
+
+fn sweep_command_with_steps(out: &Path, steps: u32) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .args(["sweep", "--data", "mnist-subset", "--optimizer", "gd,modified-rmsprop"])
+        .args(["--alphas", "1e-1:1e1:3", "--etas", "1e-3,1e-1,1e3"])
+        .args(["--steps", &steps.to_string(), "--hidden", "24", "--n-train", "300", "--n-test", "200"])
+        .args(["--batch-cells", "1", "--no-plots", "--out"])
+        .arg(out)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    command
+}
+
+/// Returns the rows of results.csv without the wall_s column, which measures time.
+fn rows_without_time(dir: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(dir.join("results.csv")).unwrap();
+    text.lines()
+        .map(|line| line.rsplit_once(',').unwrap().0.to_string())
+        .collect()
+}
+
+fn data_rows(dir: &Path) -> usize {
+    std::fs::read_to_string(dir.join("results.csv"))
+        .map(|text| text.lines().count().saturating_sub(1))
+        .unwrap_or(0)
+}
+
+#[test]
+fn killed_sweep_resumes_to_same_results() {
+    let tmp = tempfile::tempdir().unwrap();
+    let whole = tmp.path().join("whole");
+    let resumed = tmp.path().join("resumed");
+
+    let status = sweep_command(&whole).status().unwrap();
+    assert!(status.success());
+    let expected = rows_without_time(&whole);
+    assert_eq!(expected.len(), 1 + 18, "header and 18 cells");
+
+    // Kill the second run once at least two cells are on disk.
+    let mut child = sweep_command(&resumed).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while data_rows(&resumed) < 2 {
+        assert!(Instant::now() < deadline, "no cell finished within two minutes");
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        sleep(Duration::from_millis(5));
+    }
+    child.kill().ok();
+    child.wait().unwrap();
+    let partial = data_rows(&resumed);
+    assert!(partial >= 2, "{partial} rows before the kill");
+    assert!(partial < 18, "the run finished before it could be killed");
+
+    let status = sweep_command(&resumed).status().unwrap();
+    assert!(status.success());
+    assert_eq!(rows_without_time(&resumed), expected);
+}
+
+#[test]
+fn truncated_results_are_completed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    assert!(sweep_command(&dir).status().unwrap().success());
+    let expected = rows_without_time(&dir);
+
+    // Keep the header and the first five cells, as if the process died there.
+    let text = std::fs::read_to_string(dir.join("results.csv")).unwrap();
+    let kept: Vec<&str> = text.lines().take(6).collect();
+    std::fs::write(dir.join("results.csv"), kept.join("\n") + "\n").unwrap();
+
+    assert!(sweep_command(&dir).status().unwrap().success());
+    assert_eq!(rows_without_time(&dir), expected);
+}
+
+#[test]
+fn different_configuration_is_rejected() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    assert!(sweep_command(&dir).status().unwrap().success());
+    let before = std::fs::read_to_string(dir.join("results.csv")).unwrap();
+
+    let output = sweep_command_with_steps(&dir, 301)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(message.contains("different configuration"), "{message}");
+    assert!(message.contains("steps: 300 before, 301 now"), "{message}");
+    assert_eq!(std::fs::read_to_string(dir.join("results.csv")).unwrap(), before);
+}
