@@ -22,6 +22,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Train every (optimizer, alpha, eta, seed) cell of a grid; resumes an interrupted run.
+    #[command(args_override_self = true)]
     Sweep(SweepArgs),
     /// Redraw the heat maps of a run folder from its results.csv.
     Plot {
@@ -56,10 +57,10 @@ struct SweepArgs {
     #[arg(long, default_value = "gd,rmsprop,modified-rmsprop", value_delimiter = ',')]
     optimizer: Vec<OptimizerKind>,
     /// Output scales: START:STOP:COUNT (log-spaced, inclusive) or a comma list.
-    #[arg(long, default_value = "1e-4:1e8:13")]
+    #[arg(long, default_value = "1e-4:1e8:13", allow_hyphen_values = true)]
     alphas: String,
     /// Learning rates: START:STOP:COUNT (log-spaced, inclusive) or a comma list.
-    #[arg(long, default_value = "1e-6:1e6:13")]
+    #[arg(long, default_value = "1e-6:1e6:13", allow_hyphen_values = true)]
     etas: String,
     /// Full-batch gradient steps per cell.
     #[arg(long, default_value_t = 5000)]
