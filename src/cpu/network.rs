@@ -3,6 +3,7 @@
 use rayon::prelude::*;
 
 use super::gemm::{MatMut, MatRef, gemm};
+use super::timing::{Phase, PhaseTimer};
 use crate::engine::{CellOutcome, CellSpec, Problem, TrainSettings};
 use crate::model::loss::{soft_hinge, soft_hinge_derivative, target};
 use crate::model::{Activation, CLASSES, InitialWeights};
@@ -185,7 +186,7 @@ impl Network<'_> {
 
     /// Computes zhat, sigma(zhat), sigma'(zhat) and the outputs f on the training set for
     /// every active slot.
-    pub fn forward_train(&self, ws: &mut Workspace) {
+    pub fn forward_train(&self, ws: &mut Workspace, timer: &mut PhaseTimer) {
         let active = ws.slots.len();
         let width = active * self.hidden;
         let len = self.n * width;
@@ -195,6 +196,7 @@ impl Network<'_> {
             MatRef::row_major(&ws.w0_stack[..active * ws.block], width, self.d).t(),
             MatMut::row_major(&mut ws.zhat[..len], self.n, width),
         );
+        timer.lap(Phase::ForwardGemm);
 
         let activation = self.activation;
         ws.zhat[..len]
@@ -206,6 +208,7 @@ impl Network<'_> {
                     (*z, *ds) = activation.value_and_derivative(u);
                 }
             });
+        timer.lap(Phase::Activation);
 
         let per_slot = self.n * CLASSES;
         for (s, slot) in ws.slots.iter().enumerate() {
@@ -216,6 +219,7 @@ impl Network<'_> {
                 MatMut::row_major(&mut ws.f[s * per_slot..(s + 1) * per_slot], self.n, CLASSES),
             );
         }
+        timer.lap(Phase::OutputLayer);
     }
 
     /// Computes each slot's loss at step t, its gradient with respect to f and its training
@@ -283,7 +287,7 @@ impl Network<'_> {
     ///
     /// With g = dL/df: dW1 = h^-1/2 g^T z, Delta = (h^-1/2 g W1) * sigma'(zhat) elementwise,
     /// and dW0 = d^-1/2 Delta^T x. Delta overwrites the zhat buffer.
-    pub fn backward(&self, ws: &mut Workspace, skip: &[usize]) {
+    pub fn backward(&self, ws: &mut Workspace, skip: &[usize], timer: &mut PhaseTimer) {
         let (h, c, n) = (self.hidden, CLASSES, self.n);
         let active = ws.slots.len();
         let width = active * h;
@@ -301,6 +305,7 @@ impl Network<'_> {
                 MatMut::row_major(&mut slot.dw1, c, h),
             );
         }
+        timer.lap(Phase::Dw1);
 
         let slots = &ws.slots;
         let gf = &ws.gf;
@@ -328,6 +333,7 @@ impl Network<'_> {
                     }
                 }
             });
+        timer.lap(Phase::Delta);
 
         gemm(
             self.inv_sqrt_d,
@@ -335,6 +341,7 @@ impl Network<'_> {
             MatRef::row_major(self.x, n, self.d),
             MatMut::row_major(&mut ws.dw0_stack[..active * ws.block], width, self.d),
         );
+        timer.lap(Phase::BackwardGemm);
     }
 
     /// Computes the test metrics and parameter changes of every slot still in the batch,
