@@ -6,6 +6,7 @@
 //! (output layer, loss, W1 gradient, optimizer update) is small by comparison.
 
 pub mod gemm;
+mod math;
 mod network;
 mod timing;
 

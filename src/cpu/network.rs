@@ -3,6 +3,7 @@
 use rayon::prelude::*;
 
 use super::gemm::{MatMut, MatRef, gemm};
+use super::math;
 use super::timing::{Phase, PhaseTimer};
 use crate::engine::{CellOutcome, CellSpec, Problem, TrainSettings};
 use crate::model::loss::{soft_hinge, soft_hinge_derivative, target};
@@ -161,7 +162,10 @@ impl Network<'_> {
                 MatRef::row_major(w0, h, self.d).t(),
                 MatMut::row_major(&mut zhat, rows, h),
             );
-            let z: Vec<f64> = zhat.par_iter().map(|&u| self.activation.value(u)).collect();
+            let mut z = vec![0.0; rows * h];
+            zhat.par_chunks(CHUNK)
+                .zip(z.par_chunks_mut(CHUNK))
+                .for_each(|(zhat, z)| math::activation_values(self.activation, zhat, z));
             let mut f = vec![0.0; rows * c];
             gemm(
                 self.inv_sqrt_h,
@@ -204,9 +208,7 @@ impl Network<'_> {
             .zip(ws.z[..len].par_chunks_mut(CHUNK))
             .zip(ws.dsigma[..len].par_chunks_mut(CHUNK))
             .for_each(|((zhat, z), dsigma)| {
-                for ((&u, z), ds) in zhat.iter().zip(z.iter_mut()).zip(dsigma.iter_mut()) {
-                    (*z, *ds) = activation.value_and_derivative(u);
-                }
+                math::activation_with_derivative(activation, zhat, z, dsigma);
             });
         timer.lap(Phase::Activation);
 
@@ -393,11 +395,7 @@ impl Network<'_> {
             ws.zhat[..len]
                 .par_chunks(CHUNK)
                 .zip(ws.z[..len].par_chunks_mut(CHUNK))
-                .for_each(|(zhat, z)| {
-                    for (&u, z) in zhat.iter().zip(z.iter_mut()) {
-                        *z = activation.value(u);
-                    }
-                });
+                .for_each(|(zhat, z)| math::activation_values(activation, zhat, z));
 
             for (s, slot) in ws.slots.iter().enumerate() {
                 gemm(
