@@ -58,7 +58,8 @@ impl Engine for CpuEngine {
         validate_batch(problem, cells)?;
         let mut timer = PhaseTimer::start();
         let net = Network::new(problem);
-        let reference = net.reference();
+        let (reference, initial) = net.reference();
+        let mut initial = Some(initial);
         timer.lap(Phase::Reference);
         debug!(
             "cpu: batch of {} cells, n = {}, d = {}, hidden = {}",
@@ -79,7 +80,9 @@ impl Engine for CpuEngine {
                 break;
             }
 
-            net.forward_train(&mut ws, &mut timer);
+            // Every cell is at theta_0 at step 0, whose forward pass the reference has done.
+            // The copy is dropped afterwards, which frees 2 n hidden floats.
+            net.forward_train(&mut ws, initial.take().as_ref(), &mut timer);
             let mut bad = net.loss_and_output_gradient(&mut ws, &reference, cells, t);
             timer.lap(Phase::Loss);
 
@@ -146,13 +149,14 @@ pub fn loss_and_gradient(
 ) -> Result<Gradient, EngineError> {
     validate_batch(problem, &[cell])?;
     let net = Network::new(problem);
-    let reference = net.reference();
+    let (reference, _) = net.reference();
     let mut ws = Workspace::new(&net, &[cell]);
     ws.w0_stack.copy_from_slice(w0);
     ws.slots[0].w1.copy_from_slice(w1);
 
     let mut timer = PhaseTimer::start();
-    net.forward_train(&mut ws, &mut timer);
+    // The parameters are not theta_0, so the forward pass runs in full.
+    net.forward_train(&mut ws, None, &mut timer);
     net.loss_and_output_gradient(&mut ws, &reference, &[cell], 0);
     net.backward(&mut ws, &[], &mut timer);
     Ok(Gradient {

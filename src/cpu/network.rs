@@ -39,6 +39,15 @@ pub(super) struct Reference {
     w1_norm: f64,
 }
 
+/// sigma(zhat), sigma'(zhat) and f of theta_0 on the training set (n x hidden, n x hidden
+/// and n x classes). Every cell starts at theta_0, so this is the forward pass of every
+/// slot at step 0.
+pub(super) struct InitialHidden {
+    z: Vec<f64>,
+    dsigma: Vec<f64>,
+    f: Vec<f64>,
+}
+
 /// The training state of one cell in the batch.
 pub(super) struct Slot {
     /// Index of the cell in the batch.
@@ -148,13 +157,14 @@ impl<'a> Network<'a> {
     }
 }
 impl Network<'_> {
-    /// Computes f(theta_0, x) on both sets and the signs of the test pre-activations.
-    pub fn reference(&self) -> Reference {
+    /// Computes f(theta_0, x) on both sets and the signs of the test pre-activations, and
+    /// returns them with the hidden layer of theta_0 on the training set.
+    pub fn reference(&self) -> (Reference, InitialHidden) {
         let (h, c) = (self.hidden, CLASSES);
         let w0 = &self.init.w0;
         let w1 = &self.init.w1;
 
-        let forward = |x: &[f64], rows: usize| -> (Vec<f64>, Vec<f64>) {
+        let pre_activations = |x: &[f64], rows: usize| -> Vec<f64> {
             let mut zhat = vec![0.0; rows * h];
             gemm(
                 self.inv_sqrt_d,
@@ -162,38 +172,76 @@ impl Network<'_> {
                 MatRef::row_major(w0, h, self.d).t(),
                 MatMut::row_major(&mut zhat, rows, h),
             );
-            let mut z = vec![0.0; rows * h];
-            zhat.par_chunks(CHUNK)
-                .zip(z.par_chunks_mut(CHUNK))
-                .for_each(|(zhat, z)| math::activation_values(self.activation, zhat, z));
+            zhat
+        };
+        let outputs = |z: &[f64], rows: usize| -> Vec<f64> {
             let mut f = vec![0.0; rows * c];
             gemm(
                 self.inv_sqrt_h,
-                MatRef::row_major(&z, rows, h),
+                MatRef::row_major(z, rows, h),
                 MatRef::row_major(w1, c, h).t(),
                 MatMut::row_major(&mut f, rows, c),
             );
-            (zhat, f)
+            f
         };
 
-        let (_, f0_train) = forward(self.x, self.n);
-        let (zhat_test, f0_test) = forward(self.x_test, self.n_test);
+        let zhat_train = pre_activations(self.x, self.n);
+        let mut z_train = vec![0.0; self.n * h];
+        let mut dsigma_train = vec![0.0; self.n * h];
+        zhat_train
+            .par_chunks(CHUNK)
+            .zip(z_train.par_chunks_mut(CHUNK))
+            .zip(dsigma_train.par_chunks_mut(CHUNK))
+            .for_each(|((zhat, z), dsigma)| {
+                math::activation_with_derivative(self.activation, zhat, z, dsigma);
+            });
+        drop(zhat_train);
+        let f0_train = outputs(&z_train, self.n);
+
+        let zhat_test = pre_activations(self.x_test, self.n_test);
+        let mut z_test = vec![0.0; self.n_test * h];
+        zhat_test
+            .par_chunks(CHUNK)
+            .zip(z_test.par_chunks_mut(CHUNK))
+            .for_each(|(zhat, z)| math::activation_values(self.activation, zhat, z));
+        let f0_test = outputs(&z_test, self.n_test);
         let positive0_test = zhat_test.par_iter().map(|&u| u > 0.0).collect();
-        Reference {
+
+        let initial = InitialHidden {
+            z: z_train,
+            dsigma: dsigma_train,
+            f: f0_train.clone(),
+        };
+        let reference = Reference {
             f0_train,
             f0_test,
             positive0_test,
             w0_norm: norm(w0),
             w1_norm: norm(w1),
-        }
+        };
+        (reference, initial)
     }
 
     /// Computes zhat, sigma(zhat), sigma'(zhat) and the outputs f on the training set for
     /// every active slot.
-    pub fn forward_train(&self, ws: &mut Workspace, timer: &mut PhaseTimer) {
+    ///
+    /// With `initial`, every slot must still be at theta_0, and the hidden layer and
+    /// outputs are copied from it in place of the two products. The copies are
+    /// bit-identical to what the products give, because the stacked product computes each
+    /// slot's block exactly as the single-cell product of `Network::reference` does.
+    pub fn forward_train(
+        &self,
+        ws: &mut Workspace,
+        initial: Option<&InitialHidden>,
+        timer: &mut PhaseTimer,
+    ) {
         let active = ws.slots.len();
         let width = active * self.hidden;
         let len = self.n * width;
+        if let Some(initial) = initial {
+            self.copy_initial(ws, initial, timer);
+            return;
+        }
         gemm(
             self.inv_sqrt_d,
             MatRef::row_major(self.x, self.n, self.d),
@@ -220,6 +268,32 @@ impl Network<'_> {
                 MatRef::row_major(&slot.w1, CLASSES, self.hidden).t(),
                 MatMut::row_major(&mut ws.f[s * per_slot..(s + 1) * per_slot], self.n, CLASSES),
             );
+        }
+        timer.lap(Phase::OutputLayer);
+    }
+
+    /// Copies the hidden layer and outputs of theta_0 into every active slot.
+    fn copy_initial(&self, ws: &mut Workspace, initial: &InitialHidden, timer: &mut PhaseTimer) {
+        let h = self.hidden;
+        let active = ws.slots.len();
+        let width = active * h;
+        let len = self.n * width;
+        ws.z[..len]
+            .par_chunks_mut(width)
+            .zip(ws.dsigma[..len].par_chunks_mut(width))
+            .zip(initial.z.par_chunks(h))
+            .zip(initial.dsigma.par_chunks(h))
+            .for_each(|(((z, dsigma), z0), dsigma0)| {
+                for s in 0..active {
+                    z[s * h..(s + 1) * h].copy_from_slice(z0);
+                    dsigma[s * h..(s + 1) * h].copy_from_slice(dsigma0);
+                }
+            });
+        timer.lap(Phase::Activation);
+
+        let per_slot = self.n * CLASSES;
+        for f in ws.f[..active * per_slot].chunks_mut(per_slot) {
+            f.copy_from_slice(&initial.f);
         }
         timer.lap(Phase::OutputLayer);
     }
@@ -468,4 +542,51 @@ fn distance(a: &[f64], b: &[f64]) -> f64 {
         .map(|(a, b)| a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum())
         .collect();
     partial.iter().sum::<f64>().sqrt()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::Prepared;
+    use crate::model::ActivationNorm;
+    use crate::optim::{OptimizerKind, OptimizerSettings};
+
+    #[test]
+    fn initial_copy_matches_forward_pass() {
+        let (n, n_test, d, hidden) = (37, 5, 11, 6);
+        let value = |i: usize| ((i * 7919) % 1013) as f64 / 101.3 - 5.0;
+        let data = Prepared {
+            name: "pattern".into(),
+            d,
+            x_train: (0..n * d).map(value).collect(),
+            y_train: (0..n).map(|i| (i % CLASSES) as u8).collect(),
+            x_test: (0..n_test * d).map(|i| value(i + 5)).collect(),
+            y_test: (0..n_test).map(|i| (i % CLASSES) as u8).collect(),
+            train_indices: (0..n).collect(),
+            test_indices: (0..n_test).collect(),
+        };
+        let init = InitialWeights::draw(d, hidden, CLASSES, 3);
+        let settings = TrainSettings {
+            steps: 0,
+            activation: Activation::normalized(ActivationNorm::SecondMoment),
+            optimizer: OptimizerSettings::default(),
+            divergence_factor: 1e6,
+            record_losses: true,
+        };
+        let problem = Problem { data: &data, init: &init, settings: &settings };
+        let net = Network::new(problem);
+        let (_, initial) = net.reference();
+        let cells = [CellSpec { optimizer: OptimizerKind::Gd, alpha: 1.0, eta: 0.1 }; 3];
+        let mut timer = PhaseTimer::start();
+
+        let mut computed = Workspace::new(&net, &cells);
+        net.forward_train(&mut computed, None, &mut timer);
+        let mut copied = Workspace::new(&net, &cells);
+        net.forward_train(&mut copied, Some(&initial), &mut timer);
+
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&copied.z), bits(&computed.z), "sigma");
+        assert_eq!(bits(&copied.dsigma), bits(&computed.dsigma), "sigma'");
+        assert_eq!(bits(&copied.f), bits(&computed.f), "f");
+    }
 }
