@@ -73,8 +73,8 @@ fn exp_nonpositive(y: f64) -> f64 {
     const ROUND: f64 = 6755399441055744.0;
     const LOG2_E: f64 = std::f64::consts::LOG2_E;
     // ln 2 split so that n * LN2_HI is exact for |n| < 2^21 (fdlibm's constants).
-    const LN2_HI: f64 = 6.93147180369123816490e-01;
-    const LN2_LO: f64 = 1.90821492927058770002e-10;
+    const LN2_HI: f64 = 0.6931471803691238;
+    const LN2_LO: f64 = 1.9082149292705877e-10;
     // 1 / k! for k = 2..=13, correctly rounded. The Taylor remainder of degree 13 on
     // |r| <= ln 2 / 2 is below 5e-18.
     const C: [f64; 12] = [
@@ -145,31 +145,25 @@ fn ln_1p_unit(e: f64) -> f64 {
     (-s).mul_add(e - r, e)
 }
 
-/// Writes sigma(u) into `value` and sigma'(u) into `derivative` for every u in `input`.
+/// Writes sigma(u) into `value` and replaces u by sigma'(u) for every u in `zhat`.
 ///
 /// The guards of the libm forms in `model::activation` hold: sigma(u) = a u for large u,
 /// sigma is exp(beta u) a / beta or 0 for very negative u, and NaN comes only from NaN.
-pub(super) fn activation_with_derivative(
-    activation: Activation,
-    input: &[f64],
-    value: &mut [f64],
-    derivative: &mut [f64],
-) {
-    assert_eq!(input.len(), value.len());
-    assert_eq!(input.len(), derivative.len());
+pub(super) fn activation_in_place(activation: Activation, zhat: &mut [f64], value: &mut [f64]) {
+    assert_eq!(zhat.len(), value.len());
     #[cfg(target_arch = "x86_64")]
     if has_avx2_fma() {
         // SAFETY: the CPU supports AVX2 and FMA, checked just above.
-        unsafe { avx2::activation_with_derivative(activation, input, value, derivative) };
+        unsafe { avx2::activation_in_place(activation, zhat, value) };
         return;
     }
-    for ((&u, v), d) in input.iter().zip(value.iter_mut()).zip(derivative.iter_mut()) {
-        (*v, *d) = activation.value_and_derivative(u);
+    for (u, v) in zhat.iter_mut().zip(value.iter_mut()) {
+        (*v, *u) = activation.value_and_derivative(*u);
     }
 }
 
 /// Writes sigma(u) into `value` for every u in `input`, bit-identical to the values of
-/// `activation_with_derivative`.
+/// `activation_in_place`.
 pub(super) fn activation_values(activation: Activation, input: &[f64], value: &mut [f64]) {
     assert_eq!(input.len(), value.len());
     #[cfg(target_arch = "x86_64")]
@@ -199,34 +193,25 @@ mod avx2 {
     const BLOCK: usize = 256;
 
     // The loops below work on one element at a time, which LLVM's loop vectorizer turns
-    // into 4-wide code. Closures are avoided because they do not inherit the target
-    // features of the function that defines them.
+    // into 4-wide code. They use no closures, because rustc 1.95 compiled a closure defined
+    // in these functions without AVX2 and FMA.
 
     #[target_feature(enable = "avx2,fma")]
-    pub(super) fn activation_with_derivative(
-        activation: Activation,
-        input: &[f64],
-        value: &mut [f64],
-        derivative: &mut [f64],
-    ) {
+    pub(super) fn activation_in_place(activation: Activation, zhat: &mut [f64], value: &mut [f64]) {
         let scale = activation.a / BETA;
         let mut e = [0.0; BLOCK];
-        for ((input, value), derivative) in input
-            .chunks(BLOCK)
-            .zip(value.chunks_mut(BLOCK))
-            .zip(derivative.chunks_mut(BLOCK))
-        {
-            let e = &mut e[..input.len()];
-            for (&u, e) in input.iter().zip(e.iter_mut()) {
+        for (zhat, value) in zhat.chunks_mut(BLOCK).zip(value.chunks_mut(BLOCK)) {
+            let e = &mut e[..zhat.len()];
+            for (&u, e) in zhat.iter().zip(e.iter_mut()) {
                 *e = exp_nonpositive(-(BETA * u).abs());
             }
-            for (((&u, &e), v), d) in input.iter().zip(e.iter()).zip(value).zip(derivative) {
+            for ((u, &e), v) in zhat.iter_mut().zip(e.iter()).zip(value) {
                 // softplus(x) = max(x, 0) + ln(1 + e) and logistic(x) = 1 / (1 + e) for
                 // x >= 0, e / (1 + e) otherwise, with e = exp(-|x|).
-                let x = BETA * u;
+                let x = BETA * *u;
                 *v = scale * (x.max(0.0) + ln_1p_unit(e));
                 let numerator = if x >= 0.0 { 1.0 } else { e };
-                *d = activation.a * (numerator / (1.0 + e));
+                *u = activation.a * (numerator / (1.0 + e));
             }
         }
     }
@@ -321,8 +306,8 @@ mod tests {
             .chain([0.0, -0.0, 1e-300, -1e-300, 1e300, -1e300, f64::MAX, f64::MIN])
             .collect();
         let mut value = vec![0.0; input.len()];
-        let mut derivative = vec![0.0; input.len()];
-        activation_with_derivative(activation, &input, &mut value, &mut derivative);
+        let mut derivative = input.clone();
+        activation_in_place(activation, &mut derivative, &mut value);
         let mut values_only = vec![0.0; input.len()];
         activation_values(activation, &input, &mut values_only);
 
@@ -339,8 +324,8 @@ mod tests {
         let activation = Activation { a: 1.0 };
         let input = [1e3, -1e3, -140.0, f64::INFINITY, f64::NEG_INFINITY, f64::NAN];
         let mut value = [0.0; 6];
-        let mut derivative = [0.0; 6];
-        activation_with_derivative(activation, &input, &mut value, &mut derivative);
+        let mut derivative = input;
+        activation_in_place(activation, &mut derivative, &mut value);
 
         // softplus(5000) / 5 = 1000 exactly, and the derivative saturates at a.
         assert_eq!(value[0], 1e3);

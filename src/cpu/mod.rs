@@ -33,7 +33,8 @@ impl CpuEngine {
 
     /// Estimates the bytes a batch of `cells` cells needs beyond the data itself.
     pub fn batch_bytes(n_train: usize, d: usize, hidden: usize, cells: usize) -> usize {
-        let activations = 3 * n_train * hidden * cells;
+        // zhat (which becomes sigma' and then Delta in place) and sigma(zhat).
+        let activations = 2 * n_train * hidden * cells;
         // W0, its gradient and up to two moments per cell.
         let parameters = 4 * hidden * d * cells + 6 * CLASSES * hidden * cells;
         8 * (activations + parameters)

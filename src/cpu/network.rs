@@ -72,9 +72,10 @@ pub(super) struct Workspace {
     pub dw0_stack: Vec<f64>,
     /// Length of one W0 block: hidden x d.
     pub block: usize,
+    /// Pre-activations zhat. The forward pass replaces them by sigma'(zhat) and the
+    /// backward pass by Delta, so that each pass reads and writes one buffer in place.
     zhat: Vec<f64>,
     z: Vec<f64>,
-    dsigma: Vec<f64>,
     f: Vec<f64>,
     gf: Vec<f64>,
 }
@@ -117,7 +118,6 @@ impl Workspace {
             block: h * d,
             zhat: vec![0.0; activations],
             z: vec![0.0; activations],
-            dsigma: vec![0.0; activations],
             f: vec![0.0; k * net.n * c],
             gf: vec![0.0; k * net.n * c],
         }
@@ -185,17 +185,13 @@ impl Network<'_> {
             f
         };
 
-        let zhat_train = pre_activations(self.x, self.n);
+        // The pre-activations become sigma' in place.
+        let mut dsigma_train = pre_activations(self.x, self.n);
         let mut z_train = vec![0.0; self.n * h];
-        let mut dsigma_train = vec![0.0; self.n * h];
-        zhat_train
-            .par_chunks(CHUNK)
+        dsigma_train
+            .par_chunks_mut(CHUNK)
             .zip(z_train.par_chunks_mut(CHUNK))
-            .zip(dsigma_train.par_chunks_mut(CHUNK))
-            .for_each(|((zhat, z), dsigma)| {
-                math::activation_with_derivative(self.activation, zhat, z, dsigma);
-            });
-        drop(zhat_train);
+            .for_each(|(zhat, z)| math::activation_in_place(self.activation, zhat, z));
         let f0_train = outputs(&z_train, self.n);
 
         let zhat_test = pre_activations(self.x_test, self.n_test);
@@ -223,7 +219,7 @@ impl Network<'_> {
     }
 
     /// Computes zhat, sigma(zhat), sigma'(zhat) and the outputs f on the training set for
-    /// every active slot.
+    /// every active slot. sigma'(zhat) overwrites zhat.
     ///
     /// With `initial`, every slot must still be at theta_0, and the hidden layer and
     /// outputs are copied from it in place of the two products. The copies are
@@ -252,12 +248,9 @@ impl Network<'_> {
 
         let activation = self.activation;
         ws.zhat[..len]
-            .par_chunks(CHUNK)
+            .par_chunks_mut(CHUNK)
             .zip(ws.z[..len].par_chunks_mut(CHUNK))
-            .zip(ws.dsigma[..len].par_chunks_mut(CHUNK))
-            .for_each(|((zhat, z), dsigma)| {
-                math::activation_with_derivative(activation, zhat, z, dsigma);
-            });
+            .for_each(|(zhat, z)| math::activation_in_place(activation, zhat, z));
         timer.lap(Phase::Activation);
 
         let per_slot = self.n * CLASSES;
@@ -280,7 +273,7 @@ impl Network<'_> {
         let len = self.n * width;
         ws.z[..len]
             .par_chunks_mut(width)
-            .zip(ws.dsigma[..len].par_chunks_mut(width))
+            .zip(ws.zhat[..len].par_chunks_mut(width))
             .zip(initial.z.par_chunks(h))
             .zip(initial.dsigma.par_chunks(h))
             .for_each(|(((z, dsigma), z0), dsigma0)| {
@@ -362,7 +355,7 @@ impl Network<'_> {
     /// Computes dW1 and the stacked dW0 of every slot not in `skip`.
     ///
     /// With g = dL/df: dW1 = h^-1/2 g^T z, Delta = (h^-1/2 g W1) * sigma'(zhat) elementwise,
-    /// and dW0 = d^-1/2 Delta^T x. Delta overwrites the zhat buffer.
+    /// and dW0 = d^-1/2 Delta^T x. Delta overwrites sigma'(zhat) in the zhat buffer.
     pub fn backward(&self, ws: &mut Workspace, skip: &[usize], timer: &mut PhaseTimer) {
         let (h, c, n) = (self.hidden, CLASSES, self.n);
         let active = ws.slots.len();
@@ -388,27 +381,32 @@ impl Network<'_> {
         let inv_sqrt_h = self.inv_sqrt_h;
         ws.zhat[..len]
             .par_chunks_mut(width)
-            .zip(ws.dsigma[..len].par_chunks(width))
             .enumerate()
-            .for_each(|(i, (delta_row, dsigma_row))| {
-                for (s, slot) in slots.iter().enumerate() {
-                    let delta = &mut delta_row[s * h..(s + 1) * h];
-                    delta.fill(0.0);
-                    if skip.contains(&s) {
-                        continue;
-                    }
-                    let g = &gf[s * per_slot + i * c..s * per_slot + (i + 1) * c];
-                    for (k, &gk) in g.iter().enumerate() {
-                        let w1_row = &slot.w1[k * h..(k + 1) * h];
-                        for (out, &w) in delta.iter_mut().zip(w1_row) {
-                            *out += gk * w;
+            .for_each_init(
+                || vec![0.0; h],
+                |back, (i, row)| {
+                    for (s, slot) in slots.iter().enumerate() {
+                        let delta = &mut row[s * h..(s + 1) * h];
+                        if skip.contains(&s) {
+                            delta.fill(0.0);
+                            continue;
+                        }
+                        // back = g_i W1, the error propagated to the hidden layer.
+                        back.fill(0.0);
+                        let g = &gf[s * per_slot + i * c..s * per_slot + (i + 1) * c];
+                        for (k, &gk) in g.iter().enumerate() {
+                            let w1_row = &slot.w1[k * h..(k + 1) * h];
+                            for (out, &w) in back.iter_mut().zip(w1_row) {
+                                *out += gk * w;
+                            }
+                        }
+                        // delta holds sigma'(zhat) until this line replaces it.
+                        for (out, &b) in delta.iter_mut().zip(back.iter()) {
+                            *out = b * (*out * inv_sqrt_h);
                         }
                     }
-                    for (out, &ds) in delta.iter_mut().zip(&dsigma_row[s * h..(s + 1) * h]) {
-                        *out *= ds * inv_sqrt_h;
-                    }
-                }
-            });
+                },
+            );
         timer.lap(Phase::Delta);
 
         gemm(
@@ -586,7 +584,7 @@ mod tests {
 
         let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&copied.z), bits(&computed.z), "sigma");
-        assert_eq!(bits(&copied.dsigma), bits(&computed.dsigma), "sigma'");
+        assert_eq!(bits(&copied.zhat), bits(&computed.zhat), "sigma'");
         assert_eq!(bits(&copied.f), bits(&computed.f), "f");
     }
 }
