@@ -4,6 +4,8 @@
 //! Each measured iteration trains the batch for `STEPS` steps. A batch also has a fixed
 //! cost (f(theta_0) on both sets and the final evaluation), which the zero-step run
 //! measures, so the time of one step is the difference divided by `STEPS`.
+//!
+//! `RUST_LOG=lazysweep=debug` logs the time of each phase of every trained batch.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use lazysweep::cpu::CpuEngine;
@@ -40,6 +42,8 @@ fn random_data() -> Prepared {
 }
 
 fn bench_cpu_steps(c: &mut Criterion) {
+    // An error only means a logger is already installed.
+    let _ = env_logger::try_init();
     let data = random_data();
     let init = InitialWeights::draw(D, HIDDEN, CLASSES, 1);
     let cells: Vec<CellSpec> = (0..CELLS)

@@ -6,9 +6,9 @@
 //! (output layer, loss, W1 gradient, optimizer update) is small by comparison.
 
 pub mod gemm;
+mod math;
 mod network;
-
-use std::time::Instant;
+mod timing;
 
 use log::debug;
 use rayon::prelude::*;
@@ -20,6 +20,7 @@ use crate::model::CLASSES;
 use crate::optim::Update;
 
 use network::{Network, Workspace};
+use timing::{Phase, PhaseTimer};
 
 /// The float64 CPU engine.
 #[derive(Debug, Default, Clone, Copy)]
@@ -32,7 +33,8 @@ impl CpuEngine {
 
     /// Estimates the bytes a batch of `cells` cells needs beyond the data itself.
     pub fn batch_bytes(n_train: usize, d: usize, hidden: usize, cells: usize) -> usize {
-        let activations = 3 * n_train * hidden * cells;
+        // zhat (which becomes sigma' and then Delta in place) and sigma(zhat).
+        let activations = 2 * n_train * hidden * cells;
         // W0, its gradient and up to two moments per cell.
         let parameters = 4 * hidden * d * cells + 6 * CLASSES * hidden * cells;
         8 * (activations + parameters)
@@ -55,19 +57,21 @@ impl Engine for CpuEngine {
         on_event: &mut dyn FnMut(EngineEvent<'_>),
     ) -> Result<Vec<CellOutcome>, EngineError> {
         validate_batch(problem, cells)?;
-        let started = Instant::now();
+        let mut timer = PhaseTimer::start();
         let net = Network::new(problem);
-        let reference = net.reference();
+        let (reference, initial) = net.reference();
+        let mut initial = Some(initial);
+        timer.lap(Phase::Reference);
         debug!(
-            "cpu: batch of {} cells, n = {}, d = {}, hidden = {}, reference computed in {:.2?}",
+            "cpu: batch of {} cells, n = {}, d = {}, hidden = {}",
             cells.len(),
             net.n,
             net.d,
             net.hidden,
-            started.elapsed()
         );
 
         let mut ws = Workspace::new(&net, cells);
+        timer.lap(Phase::Allocation);
         let mut outcomes: Vec<Option<CellOutcome>> = vec![None; cells.len()];
         let steps = problem.settings.steps;
 
@@ -77,8 +81,11 @@ impl Engine for CpuEngine {
                 break;
             }
 
-            net.forward_train(&mut ws);
+            // Every cell is at theta_0 at step 0, whose forward pass the reference has done.
+            // The copy is dropped afterwards, which frees 2 n hidden floats.
+            net.forward_train(&mut ws, initial.take().as_ref(), &mut timer);
             let mut bad = net.loss_and_output_gradient(&mut ws, &reference, cells, t);
+            timer.lap(Phase::Loss);
 
             if t == steps {
                 // theta_T is reached: only the metrics remain.
@@ -90,8 +97,9 @@ impl Engine for CpuEngine {
                 break;
             }
 
-            net.backward(&mut ws, &bad);
+            net.backward(&mut ws, &bad, &mut timer);
             let non_finite = update_all(&mut ws, &net, cells, problem, t, &bad);
+            timer.lap(Phase::Update);
 
             for &s in &non_finite {
                 ws.slots[s].last_loss = f64::NAN;
@@ -107,6 +115,8 @@ impl Engine for CpuEngine {
         }
 
         let finished = net.evaluate(&mut ws, &reference, steps);
+        timer.lap(Phase::Evaluate);
+        debug!("cpu: batch trained in {:.3} s: {timer}", timer.total().as_secs_f64());
         for (cell, outcome) in finished {
             on_event(EngineEvent::CellFinished { index: cell, outcome: &outcome });
             outcomes[cell] = Some(outcome);
@@ -140,14 +150,16 @@ pub fn loss_and_gradient(
 ) -> Result<Gradient, EngineError> {
     validate_batch(problem, &[cell])?;
     let net = Network::new(problem);
-    let reference = net.reference();
+    let (reference, _) = net.reference();
     let mut ws = Workspace::new(&net, &[cell]);
     ws.w0_stack.copy_from_slice(w0);
     ws.slots[0].w1.copy_from_slice(w1);
 
-    net.forward_train(&mut ws);
+    let mut timer = PhaseTimer::start();
+    // The parameters are not theta_0, so the forward pass runs in full.
+    net.forward_train(&mut ws, None, &mut timer);
     net.loss_and_output_gradient(&mut ws, &reference, &[cell], 0);
-    net.backward(&mut ws, &[]);
+    net.backward(&mut ws, &[], &mut timer);
     Ok(Gradient {
         loss: ws.slots[0].last_loss,
         w0: ws.dw0_stack.clone(),

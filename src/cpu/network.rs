@@ -3,6 +3,8 @@
 use rayon::prelude::*;
 
 use super::gemm::{MatMut, MatRef, gemm};
+use super::math;
+use super::timing::{Phase, PhaseTimer};
 use crate::engine::{CellOutcome, CellSpec, Problem, TrainSettings};
 use crate::model::loss::{soft_hinge, soft_hinge_derivative, target};
 use crate::model::{Activation, CLASSES, InitialWeights};
@@ -37,6 +39,15 @@ pub(super) struct Reference {
     w1_norm: f64,
 }
 
+/// sigma(zhat), sigma'(zhat) and f of theta_0 on the training set (n x hidden, n x hidden
+/// and n x classes). Every cell starts at theta_0, so this is the forward pass of every
+/// slot at step 0.
+pub(super) struct InitialHidden {
+    z: Vec<f64>,
+    dsigma: Vec<f64>,
+    f: Vec<f64>,
+}
+
 /// The training state of one cell in the batch.
 pub(super) struct Slot {
     /// Index of the cell in the batch.
@@ -61,9 +72,10 @@ pub(super) struct Workspace {
     pub dw0_stack: Vec<f64>,
     /// Length of one W0 block: hidden x d.
     pub block: usize,
+    /// Pre-activations zhat. The forward pass replaces them by sigma'(zhat) and the
+    /// backward pass by Delta, so that each pass reads and writes one buffer in place.
     zhat: Vec<f64>,
     z: Vec<f64>,
-    dsigma: Vec<f64>,
     f: Vec<f64>,
     gf: Vec<f64>,
 }
@@ -106,7 +118,6 @@ impl Workspace {
             block: h * d,
             zhat: vec![0.0; activations],
             z: vec![0.0; activations],
-            dsigma: vec![0.0; activations],
             f: vec![0.0; k * net.n * c],
             gf: vec![0.0; k * net.n * c],
         }
@@ -146,13 +157,14 @@ impl<'a> Network<'a> {
     }
 }
 impl Network<'_> {
-    /// Computes f(theta_0, x) on both sets and the signs of the test pre-activations.
-    pub fn reference(&self) -> Reference {
+    /// Computes f(theta_0, x) on both sets and the signs of the test pre-activations, and
+    /// returns them with the hidden layer of theta_0 on the training set.
+    pub fn reference(&self) -> (Reference, InitialHidden) {
         let (h, c) = (self.hidden, CLASSES);
         let w0 = &self.init.w0;
         let w1 = &self.init.w1;
 
-        let forward = |x: &[f64], rows: usize| -> (Vec<f64>, Vec<f64>) {
+        let pre_activations = |x: &[f64], rows: usize| -> Vec<f64> {
             let mut zhat = vec![0.0; rows * h];
             gemm(
                 self.inv_sqrt_d,
@@ -160,52 +172,86 @@ impl Network<'_> {
                 MatRef::row_major(w0, h, self.d).t(),
                 MatMut::row_major(&mut zhat, rows, h),
             );
-            let z: Vec<f64> = zhat.par_iter().map(|&u| self.activation.value(u)).collect();
+            zhat
+        };
+        let outputs = |z: &[f64], rows: usize| -> Vec<f64> {
             let mut f = vec![0.0; rows * c];
             gemm(
                 self.inv_sqrt_h,
-                MatRef::row_major(&z, rows, h),
+                MatRef::row_major(z, rows, h),
                 MatRef::row_major(w1, c, h).t(),
                 MatMut::row_major(&mut f, rows, c),
             );
-            (zhat, f)
+            f
         };
 
-        let (_, f0_train) = forward(self.x, self.n);
-        let (zhat_test, f0_test) = forward(self.x_test, self.n_test);
+        // The pre-activations become sigma' in place.
+        let mut dsigma_train = pre_activations(self.x, self.n);
+        let mut z_train = vec![0.0; self.n * h];
+        dsigma_train
+            .par_chunks_mut(CHUNK)
+            .zip(z_train.par_chunks_mut(CHUNK))
+            .for_each(|(zhat, z)| math::activation_in_place(self.activation, zhat, z));
+        let f0_train = outputs(&z_train, self.n);
+
+        let zhat_test = pre_activations(self.x_test, self.n_test);
+        let mut z_test = vec![0.0; self.n_test * h];
+        zhat_test
+            .par_chunks(CHUNK)
+            .zip(z_test.par_chunks_mut(CHUNK))
+            .for_each(|(zhat, z)| math::activation_values(self.activation, zhat, z));
+        let f0_test = outputs(&z_test, self.n_test);
         let positive0_test = zhat_test.par_iter().map(|&u| u > 0.0).collect();
-        Reference {
+
+        let initial = InitialHidden {
+            z: z_train,
+            dsigma: dsigma_train,
+            f: f0_train.clone(),
+        };
+        let reference = Reference {
             f0_train,
             f0_test,
             positive0_test,
             w0_norm: norm(w0),
             w1_norm: norm(w1),
-        }
+        };
+        (reference, initial)
     }
 
     /// Computes zhat, sigma(zhat), sigma'(zhat) and the outputs f on the training set for
-    /// every active slot.
-    pub fn forward_train(&self, ws: &mut Workspace) {
+    /// every active slot. sigma'(zhat) overwrites zhat.
+    ///
+    /// With `initial`, every slot must still be at theta_0, and the hidden layer and
+    /// outputs are copied from it in place of the two products. The copies are
+    /// bit-identical to what the products give, because the stacked product computes each
+    /// slot's block exactly as the single-cell product of `Network::reference` does.
+    pub fn forward_train(
+        &self,
+        ws: &mut Workspace,
+        initial: Option<&InitialHidden>,
+        timer: &mut PhaseTimer,
+    ) {
         let active = ws.slots.len();
         let width = active * self.hidden;
         let len = self.n * width;
+        if let Some(initial) = initial {
+            self.copy_initial(ws, initial, timer);
+            return;
+        }
         gemm(
             self.inv_sqrt_d,
             MatRef::row_major(self.x, self.n, self.d),
             MatRef::row_major(&ws.w0_stack[..active * ws.block], width, self.d).t(),
             MatMut::row_major(&mut ws.zhat[..len], self.n, width),
         );
+        timer.lap(Phase::ForwardGemm);
 
         let activation = self.activation;
         ws.zhat[..len]
-            .par_chunks(CHUNK)
+            .par_chunks_mut(CHUNK)
             .zip(ws.z[..len].par_chunks_mut(CHUNK))
-            .zip(ws.dsigma[..len].par_chunks_mut(CHUNK))
-            .for_each(|((zhat, z), dsigma)| {
-                for ((&u, z), ds) in zhat.iter().zip(z.iter_mut()).zip(dsigma.iter_mut()) {
-                    (*z, *ds) = activation.value_and_derivative(u);
-                }
-            });
+            .for_each(|(zhat, z)| math::activation_in_place(activation, zhat, z));
+        timer.lap(Phase::Activation);
 
         let per_slot = self.n * CLASSES;
         for (s, slot) in ws.slots.iter().enumerate() {
@@ -216,6 +262,33 @@ impl Network<'_> {
                 MatMut::row_major(&mut ws.f[s * per_slot..(s + 1) * per_slot], self.n, CLASSES),
             );
         }
+        timer.lap(Phase::OutputLayer);
+    }
+
+    /// Copies the hidden layer and outputs of theta_0 into every active slot.
+    fn copy_initial(&self, ws: &mut Workspace, initial: &InitialHidden, timer: &mut PhaseTimer) {
+        let h = self.hidden;
+        let active = ws.slots.len();
+        let width = active * h;
+        let len = self.n * width;
+        ws.z[..len]
+            .par_chunks_mut(width)
+            .zip(ws.zhat[..len].par_chunks_mut(width))
+            .zip(initial.z.par_chunks(h))
+            .zip(initial.dsigma.par_chunks(h))
+            .for_each(|(((z, dsigma), z0), dsigma0)| {
+                for s in 0..active {
+                    z[s * h..(s + 1) * h].copy_from_slice(z0);
+                    dsigma[s * h..(s + 1) * h].copy_from_slice(dsigma0);
+                }
+            });
+        timer.lap(Phase::Activation);
+
+        let per_slot = self.n * CLASSES;
+        for f in ws.f[..active * per_slot].chunks_mut(per_slot) {
+            f.copy_from_slice(&initial.f);
+        }
+        timer.lap(Phase::OutputLayer);
     }
 
     /// Computes each slot's loss at step t, its gradient with respect to f and its training
@@ -282,8 +355,8 @@ impl Network<'_> {
     /// Computes dW1 and the stacked dW0 of every slot not in `skip`.
     ///
     /// With g = dL/df: dW1 = h^-1/2 g^T z, Delta = (h^-1/2 g W1) * sigma'(zhat) elementwise,
-    /// and dW0 = d^-1/2 Delta^T x. Delta overwrites the zhat buffer.
-    pub fn backward(&self, ws: &mut Workspace, skip: &[usize]) {
+    /// and dW0 = d^-1/2 Delta^T x. Delta overwrites sigma'(zhat) in the zhat buffer.
+    pub fn backward(&self, ws: &mut Workspace, skip: &[usize], timer: &mut PhaseTimer) {
         let (h, c, n) = (self.hidden, CLASSES, self.n);
         let active = ws.slots.len();
         let width = active * h;
@@ -301,33 +374,40 @@ impl Network<'_> {
                 MatMut::row_major(&mut slot.dw1, c, h),
             );
         }
+        timer.lap(Phase::Dw1);
 
         let slots = &ws.slots;
         let gf = &ws.gf;
         let inv_sqrt_h = self.inv_sqrt_h;
         ws.zhat[..len]
             .par_chunks_mut(width)
-            .zip(ws.dsigma[..len].par_chunks(width))
             .enumerate()
-            .for_each(|(i, (delta_row, dsigma_row))| {
-                for (s, slot) in slots.iter().enumerate() {
-                    let delta = &mut delta_row[s * h..(s + 1) * h];
-                    delta.fill(0.0);
-                    if skip.contains(&s) {
-                        continue;
-                    }
-                    let g = &gf[s * per_slot + i * c..s * per_slot + (i + 1) * c];
-                    for (k, &gk) in g.iter().enumerate() {
-                        let w1_row = &slot.w1[k * h..(k + 1) * h];
-                        for (out, &w) in delta.iter_mut().zip(w1_row) {
-                            *out += gk * w;
+            .for_each_init(
+                || vec![0.0; h],
+                |back, (i, row)| {
+                    for (s, slot) in slots.iter().enumerate() {
+                        let delta = &mut row[s * h..(s + 1) * h];
+                        if skip.contains(&s) {
+                            delta.fill(0.0);
+                            continue;
+                        }
+                        // back = g_i W1, the error propagated to the hidden layer.
+                        back.fill(0.0);
+                        let g = &gf[s * per_slot + i * c..s * per_slot + (i + 1) * c];
+                        for (k, &gk) in g.iter().enumerate() {
+                            let w1_row = &slot.w1[k * h..(k + 1) * h];
+                            for (out, &w) in back.iter_mut().zip(w1_row) {
+                                *out += gk * w;
+                            }
+                        }
+                        // delta holds sigma'(zhat) until this line replaces it.
+                        for (out, &b) in delta.iter_mut().zip(back.iter()) {
+                            *out = b * (*out * inv_sqrt_h);
                         }
                     }
-                    for (out, &ds) in delta.iter_mut().zip(&dsigma_row[s * h..(s + 1) * h]) {
-                        *out *= ds * inv_sqrt_h;
-                    }
-                }
-            });
+                },
+            );
+        timer.lap(Phase::Delta);
 
         gemm(
             self.inv_sqrt_d,
@@ -335,6 +415,7 @@ impl Network<'_> {
             MatRef::row_major(self.x, n, self.d),
             MatMut::row_major(&mut ws.dw0_stack[..active * ws.block], width, self.d),
         );
+        timer.lap(Phase::BackwardGemm);
     }
 
     /// Computes the test metrics and parameter changes of every slot still in the batch,
@@ -386,11 +467,7 @@ impl Network<'_> {
             ws.zhat[..len]
                 .par_chunks(CHUNK)
                 .zip(ws.z[..len].par_chunks_mut(CHUNK))
-                .for_each(|(zhat, z)| {
-                    for (&u, z) in zhat.iter().zip(z.iter_mut()) {
-                        *z = activation.value(u);
-                    }
-                });
+                .for_each(|(zhat, z)| math::activation_values(activation, zhat, z));
 
             for (s, slot) in ws.slots.iter().enumerate() {
                 gemm(
@@ -463,4 +540,51 @@ fn distance(a: &[f64], b: &[f64]) -> f64 {
         .map(|(a, b)| a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum())
         .collect();
     partial.iter().sum::<f64>().sqrt()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::Prepared;
+    use crate::model::ActivationNorm;
+    use crate::optim::{OptimizerKind, OptimizerSettings};
+
+    #[test]
+    fn initial_copy_matches_forward_pass() {
+        let (n, n_test, d, hidden) = (37, 5, 11, 6);
+        let value = |i: usize| ((i * 7919) % 1013) as f64 / 101.3 - 5.0;
+        let data = Prepared {
+            name: "pattern".into(),
+            d,
+            x_train: (0..n * d).map(value).collect(),
+            y_train: (0..n).map(|i| (i % CLASSES) as u8).collect(),
+            x_test: (0..n_test * d).map(|i| value(i + 5)).collect(),
+            y_test: (0..n_test).map(|i| (i % CLASSES) as u8).collect(),
+            train_indices: (0..n).collect(),
+            test_indices: (0..n_test).collect(),
+        };
+        let init = InitialWeights::draw(d, hidden, CLASSES, 3);
+        let settings = TrainSettings {
+            steps: 0,
+            activation: Activation::normalized(ActivationNorm::SecondMoment),
+            optimizer: OptimizerSettings::default(),
+            divergence_factor: 1e6,
+            record_losses: true,
+        };
+        let problem = Problem { data: &data, init: &init, settings: &settings };
+        let net = Network::new(problem);
+        let (_, initial) = net.reference();
+        let cells = [CellSpec { optimizer: OptimizerKind::Gd, alpha: 1.0, eta: 0.1 }; 3];
+        let mut timer = PhaseTimer::start();
+
+        let mut computed = Workspace::new(&net, &cells);
+        net.forward_train(&mut computed, None, &mut timer);
+        let mut copied = Workspace::new(&net, &cells);
+        net.forward_train(&mut copied, Some(&initial), &mut timer);
+
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&copied.z), bits(&computed.z), "sigma");
+        assert_eq!(bits(&copied.zhat), bits(&computed.zhat), "sigma'");
+        assert_eq!(bits(&copied.f), bits(&computed.f), "f");
+    }
 }
