@@ -22,7 +22,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Train every (optimizer, alpha, eta, seed) cell of a grid; resumes an interrupted run.
-    #[command(args_override_self = true)]
+    #[command(args_override_self = true, allow_negative_numbers = true)]
     Sweep(SweepArgs),
     /// Redraw the heat maps of a run folder from its results.csv.
     Plot {
@@ -37,8 +37,10 @@ enum Command {
         /// Output folder for the four subset files.
         #[arg(long)]
         out: PathBuf,
+        /// Number of training images to keep, from the start of the training files.
         #[arg(long, default_value_t = 4000)]
         n_train: usize,
+        /// Number of test images to keep, from the start of the test files.
         #[arg(long, default_value_t = 1000)]
         n_test: usize,
     },
@@ -62,7 +64,7 @@ struct SweepArgs {
     /// Learning rates: START:STOP:COUNT (log-spaced, inclusive) or a comma list.
     #[arg(long, default_value = "1e-6:1e6:13", allow_hyphen_values = true)]
     etas: String,
-    /// Full-batch gradient steps per cell.
+    /// Full-batch gradient steps per cell; 0 evaluates theta_0 only.
     #[arg(long, default_value_t = 5000)]
     steps: u64,
     /// Width of the hidden layer.
@@ -89,7 +91,7 @@ struct SweepArgs {
     /// Write theta_0 of the first seed to this .npz file.
     #[arg(long)]
     save_init: Option<PathBuf>,
-    /// Engine: auto, cpu or gpu.
+    /// Engine: auto, cpu or gpu (auto picks the float64 CPU engine in this build).
     #[arg(long, default_value = "auto")]
     backend: BackendChoice,
     /// Normalization of the softplus constant a: second-moment or variance.
@@ -102,13 +104,13 @@ struct SweepArgs {
     #[arg(long, default_value_t = 0.999)]
     rho: f64,
     /// eps of the adaptive optimizers.
-    #[arg(long, default_value_t = 1e-8)]
+    #[arg(long, default_value = "1e-8")]
     eps: f64,
     /// outside: sqrt(v) + eps; inside: sqrt(v + eps).
     #[arg(long, default_value = "outside")]
     eps_placement: EpsPlacement,
     /// A cell diverges when its loss exceeds this multiple of its initial loss.
-    #[arg(long, default_value_t = 1e6)]
+    #[arg(long, default_value = "1e6")]
     divergence_factor: f64,
     /// Maximum number of cells trained together (reduced to fit in memory).
     #[arg(long, default_value_t = 8)]
@@ -137,14 +139,14 @@ fn run(cli: Cli) -> Result<()> {
         Command::Plot { run_dir } => {
             let figures = sweep::plot_run(&run_dir)?;
             for path in figures {
-                println!("{}", path.display());
+                print_line(&path.display().to_string());
             }
             Ok(())
         }
         Command::Subset { data_dir, out, n_train, n_test } => {
             lazysweep::data::write_subset(&data_dir, &out, n_train, n_test)
                 .with_context(|| format!("failed to write the subset to {}", out.display()))?;
-            println!("wrote the MNIST subset to {}", out.display());
+            print_line(&format!("wrote the MNIST subset to {}", out.display()));
             Ok(())
         }
     }
@@ -193,17 +195,36 @@ fn run_sweep(args: SweepArgs) -> Result<()> {
         progress: true,
     };
 
+    // results.csv and run.json are replaced atomically after every cell, so stopping at any
+    // point keeps every finished cell.
+    let results = options.out.join(sweep::output::RESULTS_FILE);
+    ctrlc::set_handler(move || {
+        eprintln!(
+            "\ninterrupted: finished cells are in {}; run the same command again to resume",
+            results.display()
+        );
+        std::process::exit(130);
+    })
+    .context("failed to install the Ctrl-C handler")?;
+
     let info = sweep::run_sweep(&config, &options)?;
-    println!(
+    print_line(&format!(
         "{} cells in {} ({} trained now, {} already finished); results in {}",
         info.records.len(),
         options.out.display(),
         info.trained,
         info.skipped,
         options.out.join(sweep::output::RESULTS_FILE).display()
-    );
+    ));
     for path in &info.figures {
-        println!("{}", path.display());
+        print_line(&path.display().to_string());
     }
     Ok(())
+}
+
+/// Writes a line to stdout, ignoring a closed pipe (as in `lazysweep sweep ... | head`):
+/// the results are on disk by then.
+fn print_line(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout(), "{line}");
 }

@@ -178,9 +178,8 @@ fn finish_diverged(
 ) {
     let slot = ws.remove_slot(s);
     let cell = slot.cell;
-    log::warn!(
-        "cell {} ({} alpha = {:e}, eta = {:e}) diverged at step {step}",
-        cell,
+    log::debug!(
+        "{} alpha = {:e}, eta = {:e} diverged at step {step}",
         cells[cell].optimizer,
         cells[cell].alpha,
         cells[cell].eta

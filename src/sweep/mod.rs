@@ -78,6 +78,8 @@ pub enum SweepError {
     Report(#[from] ReportError),
     #[error("invalid setting: {0}")]
     InvalidSetting(String),
+    #[error("{0}")]
+    NoResults(String),
     #[error(
         "{} holds results of a different configuration ({differences}); use another --out \
          folder, or delete this one to start over",

@@ -86,15 +86,17 @@ pub fn run_sweep(config: &SweepConfig, options: &RunOptions) -> Result<RunInfo, 
     let started = Instant::now();
     let started_unix = unix_now();
 
-    std::fs::create_dir_all(&options.out).map_err(|source| SweepError::Write {
-        path: options.out.clone(),
-        source,
-    })?;
     check_existing_config(&options.out, config)?;
 
     let source: DataSource = config.data.parse()?;
     let raw = data::load(&source, options.data_dir.as_deref())?;
     let prepared = data::prepare(&raw, config.n_train, config.n_test, config.data_seed)?;
+
+    // The folder is created only once the data loaded, so a bad --data leaves nothing.
+    std::fs::create_dir_all(&options.out).map_err(|source| SweepError::Write {
+        path: options.out.clone(),
+        source,
+    })?;
     info!(
         "data: {} with {} training and {} test samples of dimension {}",
         config.data,
@@ -194,6 +196,9 @@ pub fn run_sweep(config: &SweepConfig, options: &RunOptions) -> Result<RunInfo, 
                     if let Err(err) = write_results(&options.out, &in_order(&finished)) {
                         write_error.get_or_insert(err);
                     }
+                    if let Err(err) = write_run_file(&options.out, &run_file("running", &finished)) {
+                        write_error.get_or_insert(err);
+                    }
                 }
             };
             engine.train(problem, &specs, &mut on_event)?;
@@ -209,10 +214,15 @@ pub fn run_sweep(config: &SweepConfig, options: &RunOptions) -> Result<RunInfo, 
     let records = in_order(&finished);
     let diverged = records.iter().filter(|r| r.diverged).count();
     info!(
-        "finished {} cells ({trained} trained now, {skipped} from before, {diverged} diverged) in {:.1} s",
+        "finished {} {} ({trained} trained now, {skipped} from before, {diverged} diverged) in {:.1} s",
         records.len(),
+        if records.len() == 1 { "cell" } else { "cells" },
         started.elapsed().as_secs_f64()
     );
+
+    if diverged > 0 {
+        warn!("{diverged} of {} cells diverged; their metrics are empty in results.csv", records.len());
+    }
 
     let figures = if options.plots {
         plot_records(&options.out, &records, &plot_context(config, &prepared))?
@@ -504,12 +514,14 @@ pub fn plot_records(dir: &Path, records: &[CellRecord], context: &str) -> Result
 
 /// Redraws the heat maps of a run folder from its `results.csv` and `run.json`.
 pub fn plot_run(dir: &Path) -> Result<Vec<PathBuf>, SweepError> {
+    if !dir.is_dir() {
+        return Err(SweepError::NoResults(format!("run folder {} not found", dir.display())));
+    }
     let records = read_results(dir)?;
     if records.is_empty() {
-        return Err(SweepError::InvalidSetting(format!(
-            "{} has no finished cells in {}; run `lazysweep sweep --out {}` first",
-            dir.display(),
-            super::output::RESULTS_FILE,
+        return Err(SweepError::NoResults(format!(
+            "no finished cells in {}; run a sweep with --out {} first",
+            dir.join(super::output::RESULTS_FILE).display(),
             dir.display()
         )));
     }
