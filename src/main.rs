@@ -24,10 +24,14 @@ enum Command {
     /// Train every (optimizer, alpha, eta, seed) cell of a grid; resumes an interrupted run.
     #[command(args_override_self = true)]
     Sweep(SweepArgs),
-    /// Redraw the heat maps of a run folder from its results.csv.
+    /// Redraw the figures of a run folder from its results.csv into RUN_DIR/figures.
     Plot {
         /// Run folder written by `lazysweep sweep`.
         run_dir: PathBuf,
+        /// Learning rate of the accuracy-against-alpha figure; the grid eta nearest in log10
+        /// is used.
+        #[arg(long, default_value_t = lazysweep::report::DEFAULT_FIXED_ETA)]
+        eta: f64,
     },
     /// Cut the first images of the MNIST files into a small gzipped IDX subset.
     Subset {
@@ -134,8 +138,8 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Sweep(args) => run_sweep(args),
-        Command::Plot { run_dir } => {
-            let figures = sweep::plot_run(&run_dir)?;
+        Command::Plot { run_dir, eta } => {
+            let figures = sweep::plot_run_at(&run_dir, eta)?;
             for path in figures {
                 println!("{}", path.display());
             }

@@ -6,6 +6,7 @@
 
 pub mod grid;
 pub mod output;
+mod plot;
 pub mod record;
 mod run;
 
@@ -21,7 +22,8 @@ use crate::report::ReportError;
 
 pub use grid::{GridCell, parse_grid};
 pub use record::CellRecord;
-pub use run::{RunInfo, plot_records, plot_run, run_sweep};
+pub use plot::{FIGURES_DIR, plot_records_with, plot_run, plot_run_at, run_context, write_run_figures};
+pub use run::{RunInfo, plot_records, run_sweep};
 
 /// Every setting that changes the numbers a sweep produces.
 ///
