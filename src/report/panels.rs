@@ -146,8 +146,10 @@ pub(super) struct PanelFigure<'a> {
     pub contours: Option<ContourOverlay>,
 }
 
-/// Where a panel figure put its cells, and the colour scale it used.
+/// Where a panel figure put its cells, and the colour scale it used. Tests read it to
+/// sample pixels.
 #[derive(Debug, Clone)]
+#[cfg_attr(not(test), allow(dead_code))]
 pub(super) struct PanelPixels {
     pub range: Option<(f64, f64)>,
     /// Per panel, the pixel centre of every cell.
