@@ -68,7 +68,11 @@ fn plot_draws_every_figure() {
     write_results(&run, "mnist", 2);
 
     let output = plot(&[run.to_str().unwrap(), "--eta", "0.3"]);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let printed: Vec<String> = String::from_utf8_lossy(&output.stdout)
         .lines()
         .map(str::to_string)
@@ -86,7 +90,10 @@ fn plot_draws_every_figure() {
     ] {
         let path = run.join("figures").join(name);
         assert!(path.is_file(), "{} missing", path.display());
-        assert!(printed.contains(&path.display().to_string()), "{name} not printed");
+        assert!(
+            printed.contains(&path.display().to_string()),
+            "{name} not printed"
+        );
     }
 }
 

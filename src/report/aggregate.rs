@@ -99,7 +99,8 @@ pub fn aggregate_seeds(records: &[CellRecord]) -> Result<Vec<CellSummary>, Repor
         std::collections::BTreeMap::new();
     for (index, record) in records.iter().enumerate() {
         // Every log value was an input of `distinct_levels`, so both lookups succeed.
-        let alpha_level = level_index(&alpha_levels, log_alphas[index]).expect("alpha level exists");
+        let alpha_level =
+            level_index(&alpha_levels, log_alphas[index]).expect("alpha level exists");
         let eta_level = level_index(&eta_levels, log_etas[index]).expect("eta level exists");
         let key = (
             record.dataset.as_str(),
@@ -110,7 +111,10 @@ pub fn aggregate_seeds(records: &[CellRecord]) -> Result<Vec<CellSummary>, Repor
         groups.entry(key).or_default().push(record);
     }
 
-    Ok(groups.into_values().map(|group| summarize(&group)).collect())
+    Ok(groups
+        .into_values()
+        .map(|group| summarize(&group))
+        .collect())
 }
 
 fn summarize(group: &[&CellRecord]) -> CellSummary {

@@ -46,8 +46,16 @@ pub fn contour_segments(xs: &[f64], ys: &[f64], values: &[f64], level: f64) -> V
             let corners = [
                 (xs[column], ys[row], values[row * columns + column]),
                 (xs[column + 1], ys[row], values[row * columns + column + 1]),
-                (xs[column + 1], ys[row + 1], values[(row + 1) * columns + column + 1]),
-                (xs[column], ys[row + 1], values[(row + 1) * columns + column]),
+                (
+                    xs[column + 1],
+                    ys[row + 1],
+                    values[(row + 1) * columns + column + 1],
+                ),
+                (
+                    xs[column],
+                    ys[row + 1],
+                    values[(row + 1) * columns + column],
+                ),
             ];
             if corners.iter().any(|corner| !corner.2.is_finite()) {
                 continue;

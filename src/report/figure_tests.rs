@@ -88,11 +88,23 @@ fn assert_svg(path: &Path) {
     let text = std::fs::read_to_string(path).expect("figure file is readable");
     let body = text.trim_start();
     let body = match body.strip_prefix("<?xml") {
-        Some(rest) => rest.split_once("?>").expect("XML declaration ends").1.trim_start(),
+        Some(rest) => rest
+            .split_once("?>")
+            .expect("XML declaration ends")
+            .1
+            .trim_start(),
         None => body,
     };
-    assert!(body.starts_with("<svg"), "{} has no <svg> root", path.display());
-    assert!(text.trim_end().ends_with("</svg>"), "{} is cut off", path.display());
+    assert!(
+        body.starts_with("<svg"),
+        "{} has no <svg> root",
+        path.display()
+    );
+    assert!(
+        text.trim_end().ends_with("</svg>"),
+        "{} is cut off",
+        path.display()
+    );
 }
 
 /// Returns the trimmed content of every `<text>` element of an SVG file.
@@ -236,11 +248,23 @@ fn diverged_panel_cells_blank() {
     let image = image::open(&path).unwrap();
 
     assert!(grids.value(0, 2, 1).is_nan());
-    assert_eq!(pixel(&image, &find_cell(&pixels.cells[0], 2, 1)), WHITE_PIXEL);
-    assert_eq!(pixel(&image, &find_cell(&pixels.cells[0], 2, 0)), WHITE_PIXEL);
+    assert_eq!(
+        pixel(&image, &find_cell(&pixels.cells[0], 2, 1)),
+        WHITE_PIXEL
+    );
+    assert_eq!(
+        pixel(&image, &find_cell(&pixels.cells[0], 2, 0)),
+        WHITE_PIXEL
+    );
     // The same cell of rmsprop did not diverge and is coloured.
-    assert_ne!(pixel(&image, &find_cell(&pixels.cells[1], 2, 1)), WHITE_PIXEL);
-    assert_ne!(pixel(&image, &find_cell(&pixels.cells[0], 1, 1)), WHITE_PIXEL);
+    assert_ne!(
+        pixel(&image, &find_cell(&pixels.cells[1], 2, 1)),
+        WHITE_PIXEL
+    );
+    assert_ne!(
+        pixel(&image, &find_cell(&pixels.cells[0], 1, 1)),
+        WHITE_PIXEL
+    );
 }
 
 #[test]
@@ -265,10 +289,16 @@ fn combined_figure_has_contour_legend() {
         .find(|figure| figure.stem == "accuracy_with_sign_consistency")
         .unwrap();
     let texts = svg_texts(&std::fs::read_to_string(&combined.files[0]).unwrap());
-    assert!(texts.iter().any(|t| t == "contours of sign consistency:"), "{texts:?}");
+    assert!(
+        texts.iter().any(|t| t == "contours of sign consistency:"),
+        "{texts:?}"
+    );
     // Consistency spans 0.55 to 0.94 here, so the levels 0.6 to 0.9 are drawn.
     for level in ["0.6", "0.7", "0.8", "0.9"] {
-        assert!(texts.iter().any(|t| t == level), "level {level} missing from {texts:?}");
+        assert!(
+            texts.iter().any(|t| t == level),
+            "level {level} missing from {texts:?}"
+        );
     }
     assert!(!texts.iter().any(|t| t == "0.95"), "{texts:?}");
 }
@@ -301,7 +331,10 @@ fn invalid_fixed_eta_rejected() {
         ..FigureOptions::new("")
     };
     let error = write_figures(&example_records(1), dir.path(), &options).unwrap_err();
-    assert!(matches!(error, ReportError::InvalidFixedEta { .. }), "{error:?}");
+    assert!(
+        matches!(error, ReportError::InvalidFixedEta { .. }),
+        "{error:?}"
+    );
     assert!(error.to_string().contains("--eta"));
 }
 

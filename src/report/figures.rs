@@ -15,7 +15,8 @@ use super::render::render;
 use super::scale::{LEVEL_TOLERANCE, distinct_levels};
 use crate::sweep::CellRecord;
 
-/// The eta of the fixed-eta figure when none is requested; the paper's Figure 7 uses 1.
+/// The eta of the fixed-eta figure when none is requested. Kanoh and Sugiyama
+/// (arXiv:2103.03466) compare RMSProp and modified RMSProp against alpha at eta = 1.
 pub const DEFAULT_FIXED_ETA: f64 = 1.0;
 
 /// Settings of [`write_figures`].
@@ -121,7 +122,10 @@ pub fn write_figures(
             let grids = PanelGrids::from_summaries(&summaries, metric, Statistic::Std);
             let figure = PanelFigure {
                 grids: &grids,
-                title: format!("{dataset}: {}, standard deviation over seeds", metric.name()),
+                title: format!(
+                    "{dataset}: {}, standard deviation over seeds",
+                    metric.name()
+                ),
                 subtitle: format!("{context}; blank cells: fewer than two finished seeds"),
                 bar_label: format!("std of {}", metric.scale_label()),
                 contours: None,
@@ -194,9 +198,14 @@ impl FigureWriter<'_> {
                 lines: lines_by_optimizer(&at_eta, metric),
             })
             .collect();
+        let subtitle = if at_eta.iter().any(|s| s.test_acc.count > 1) {
+            format!("{context}; error bars: one standard deviation over seeds")
+        } else {
+            context.to_string()
+        };
         let figure = LineFigure {
             title,
-            subtitle: format!("{context}; error bars: one standard deviation over seeds"),
+            subtitle,
             log_alphas: all_log_alphas(summaries),
             panels,
         };
@@ -240,7 +249,9 @@ impl FigureWriter<'_> {
             lines: eta_lines,
         });
         let figure = LineFigure {
-            title: format!("{dataset}: test accuracy and sign consistency at the best eta per alpha"),
+            title: format!(
+                "{dataset}: test accuracy and sign consistency at the best eta per alpha"
+            ),
             subtitle: format!(
                 "{context}; best eta: highest mean test accuracy among non-diverged cells"
             ),
@@ -315,10 +326,12 @@ pub fn best_eta_cells(summaries: &[CellSummary]) -> Vec<&CellSummary> {
 
 /// Returns the level nearest to `target`, or `None` for no levels. A tie picks the lower one.
 pub fn nearest_level(levels: &[f64], target: f64) -> Option<f64> {
-    levels
-        .iter()
-        .copied()
-        .min_by(|a, b| (a - target).abs().total_cmp(&(b - target).abs()).then(a.total_cmp(b)))
+    levels.iter().copied().min_by(|a, b| {
+        (a - target)
+            .abs()
+            .total_cmp(&(b - target).abs())
+            .then(a.total_cmp(b))
+    })
 }
 
 /// Formats a grid value compactly: powers of ten as `1e-3`, 1 as `1`, others with four
@@ -370,8 +383,11 @@ fn group_by_optimizer<'a>(cells: &[&'a CellSummary]) -> Vec<(String, Vec<&'a Cel
     order
         .into_iter()
         .map(|name| {
-            let mut group: Vec<&CellSummary> =
-                cells.iter().copied().filter(|s| s.optimizer == name).collect();
+            let mut group: Vec<&CellSummary> = cells
+                .iter()
+                .copied()
+                .filter(|s| s.optimizer == name)
+                .collect();
             group.sort_by(|a, b| a.alpha.total_cmp(&b.alpha));
             (name, group)
         })

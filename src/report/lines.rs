@@ -82,7 +82,11 @@ impl Figure for LineFigure {
             }
         }
 
-        let labels = self.panels.first().map(|panel| &panel.lines[..]).unwrap_or(&[]);
+        let labels = self
+            .panels
+            .first()
+            .map(|panel| &panel.lines[..])
+            .unwrap_or(&[]);
         let entries: Vec<LegendEntry> = labels
             .iter()
             .enumerate()
@@ -215,7 +219,11 @@ fn y_range(panel: &LinePanel) -> (f64, f64) {
         if !point.y.is_finite() {
             continue;
         }
-        let spread = if point.spread.is_finite() { point.spread } else { 0.0 };
+        let spread = if point.spread.is_finite() {
+            point.spread
+        } else {
+            0.0
+        };
         low = low.min(point.y - spread);
         high = high.max(point.y + spread);
     }

@@ -1,11 +1,11 @@
 //! Figures drawn from the sweep's cell records.
 //!
-//! [`write_figures`] draws the figure set of one dataset, in PNG and SVG: heat maps of test
-//! accuracy, train accuracy and sign consistency over the grid of output scales alpha
-//! (x axis, log10) and learning rates eta (y axis, log10) with one panel per optimizer on a
-//! shared colour scale; accuracy against alpha at a fixed eta; test accuracy and sign
-//! consistency at the best eta per alpha; test accuracy with sign-consistency contours; and
-//! standard deviations over seeds when there are several. Cell values are means over the
+//! [`write_figures`] draws the figure set of one dataset, in PNG and SVG. Its heat maps show
+//! test accuracy, train accuracy and sign consistency over the grid of output scales alpha
+//! (x axis, log10) and learning rates eta (y axis, log10), one panel per optimizer on a
+//! shared colour scale. Line plots show accuracy against alpha at a fixed eta, and test
+//! accuracy and sign consistency at the best eta per alpha. One figure draws test accuracy
+//! with sign-consistency contours, and several seeds add standard-deviation heat maps. Cell values are means over the
 //! seeds that did not diverge ([`aggregate_seeds`]). Cells where every seed diverged, or
 //! that have no record, are blank.
 //!

@@ -112,7 +112,7 @@ impl PanelGrids {
     }
 }
 
-/// Orders optimizer names as the paper compares them (gd, rmsprop, modified-rmsprop, adam,
+/// Orders optimizer names as in [`OptimizerKind::ALL`] (gd, rmsprop, modified-rmsprop, adam,
 /// modified-adam), with unknown names after them in alphabetical order, each once.
 pub fn panel_order<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
     let mut unique: Vec<&str> = names.collect();
@@ -146,7 +146,7 @@ pub(super) struct PanelFigure<'a> {
     pub contours: Option<ContourOverlay>,
 }
 
-/// Where a panel figure put its cells, and the colour scale it used. Tests read it to
+/// Cell pixel centres and the colour scale of a drawn panel figure, which tests use to
 /// sample pixels.
 #[derive(Debug, Clone)]
 #[cfg_attr(not(test), allow(dead_code))]
@@ -300,7 +300,10 @@ impl PanelFigure<'_> {
             }
             // Halos first, so that no halo covers a line of another level.
             chart.draw_series(lines.iter().map(|(_, segment)| {
-                PathElement::new(segment.to_vec(), CONTOUR_HALO.stroke_width(CONTOUR_HALO_WIDTH))
+                PathElement::new(
+                    segment.to_vec(),
+                    CONTOUR_HALO.stroke_width(CONTOUR_HALO_WIDTH),
+                )
             }))?;
             chart.draw_series(lines.iter().map(|(index, segment)| {
                 PathElement::new(

@@ -13,14 +13,16 @@ use super::heatmap::{DrawResult, ImageFormat};
 
 /// A figure that draws itself onto a drawing area of a fixed size.
 pub(super) trait Figure {
-    /// What drawing returns, such as pixel positions for tests.
+    /// Value returned by drawing, such as pixel positions for tests.
     type Output;
 
     /// Size of the figure in pixels, which also sets the SVG view box.
     fn size(&self) -> (u32, u32);
 
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>)
-    -> DrawResult<Self::Output, DB>;
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+    ) -> DrawResult<Self::Output, DB>;
 }
 
 /// Draws `figure` into the file at `path` in `format`.
@@ -108,7 +110,7 @@ pub(super) fn draw_marker<DB: DrawingBackend>(
     }
 }
 
-/// How one legend entry shows its series.
+/// Line sample of one legend entry.
 pub(super) enum LegendSample {
     /// A line with a marker in the middle.
     Series { color: RGBColor, marker: Marker },
@@ -133,8 +135,8 @@ pub(super) fn draw_legend<DB: DrawingBackend>(
     entries: &[LegendEntry],
     font_px: u32,
 ) -> DrawResult<(), DB> {
-    let style = TextStyle::from((FONT_FAMILY, font_px).into_font())
-        .pos(Pos::new(HPos::Left, VPos::Center));
+    let style =
+        TextStyle::from((FONT_FAMILY, font_px).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
     let title_width = if title.is_empty() {
         0
     } else {
@@ -145,7 +147,8 @@ pub(super) fn draw_legend<DB: DrawingBackend>(
         let text_width = area.estimate_text_size(&entry.label, &style)?.0 as i32;
         widths.push(LEGEND_SAMPLE_WIDTH + 8 + text_width);
     }
-    let total = title_width + widths.iter().sum::<i32>() + LEGEND_GAP * (entries.len() as i32 - 1).max(0);
+    let total =
+        title_width + widths.iter().sum::<i32>() + LEGEND_GAP * (entries.len() as i32 - 1).max(0);
     let (area_width, area_height) = area.dim_in_pixel();
     let y = area_height as i32 / 2;
     let mut x = ((area_width as i32 - total) / 2).max(4);
@@ -162,7 +165,10 @@ pub(super) fn draw_legend<DB: DrawingBackend>(
                 draw_marker(area, marker, (x + LEGEND_SAMPLE_WIDTH / 2, y), 5, color)?;
             }
             LegendSample::Contour { color } => {
-                area.draw(&PathElement::new(line, CONTOUR_HALO.stroke_width(CONTOUR_HALO_WIDTH)))?;
+                area.draw(&PathElement::new(
+                    line,
+                    CONTOUR_HALO.stroke_width(CONTOUR_HALO_WIDTH),
+                ))?;
                 area.draw(&PathElement::new(line, color.stroke_width(CONTOUR_WIDTH)))?;
             }
         }

@@ -20,7 +20,10 @@ pub fn plot_records_with(
     options: &FigureOptions,
 ) -> Result<Vec<PathBuf>, SweepError> {
     let figures = write_run_figures(dir, records, options)?;
-    Ok(figures.into_iter().flat_map(|figure| figure.files).collect())
+    Ok(figures
+        .into_iter()
+        .flat_map(|figure| figure.files)
+        .collect())
 }
 
 /// Draws the figure set of `records` into `dir/figures` and returns the figures with their
@@ -36,7 +39,11 @@ pub fn write_run_figures(
     let out_dir = dir.join(FIGURES_DIR);
     let figures = report::write_figures(records, &out_dir, options)?;
     let files: usize = figures.iter().map(|figure| figure.files.len()).sum();
-    info!("wrote {} figures ({files} files) to {}", figures.len(), out_dir.display());
+    info!(
+        "wrote {} figures ({files} files) to {}",
+        figures.len(),
+        out_dir.display()
+    );
     Ok(figures)
 }
 

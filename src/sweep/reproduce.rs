@@ -72,11 +72,11 @@ impl FromStr for Scale {
 /// Returns the sweep configuration of every protocol dataset at `scale`, in
 /// [`PROTOCOL_DATASETS`] order.
 ///
-/// Both scales span log10 alpha from -4 to 8 and log10 eta from -6 to 6 with exact powers of
-/// ten at the integers; `paper` adds the half decades. Every dataset uses seed 0 for
-/// theta_0 and for the data subsample, the second-moment activation constant, the default
-/// optimizer settings (rho = 0.999, eps = 1e-8 outside the square root) and a divergence
-/// factor of 1e6.
+/// Both scales span log10 alpha from -4 to 8 and log10 eta from -6 to 6, with exact powers
+/// of ten at the integers. `quick` steps by whole decades and `paper` by half decades. Every
+/// dataset uses seed 0 for theta_0 and for the data subsample, and the second-moment
+/// activation constant. It also uses the default optimizer settings (rho = 0.999, eps = 1e-8
+/// outside the square root) and a divergence factor of 1e6.
 pub fn protocol(scale: Scale) -> Vec<SweepConfig> {
     // Both ends are powers of ten, so `parse_grid` returns them exactly.
     let (grid_size, n_train, n_test, hidden, steps) = match scale {
@@ -171,7 +171,11 @@ pub fn reproduce(options: &ReproduceOptions) -> Result<PathBuf, SweepError> {
 }
 
 /// Draws the figures of the run of `config` in `out/<dataset>` from its `results.csv`.
-pub fn report_dataset(out: &Path, config: SweepConfig, eta: f64) -> Result<DatasetReport, SweepError> {
+pub fn report_dataset(
+    out: &Path,
+    config: SweepConfig,
+    eta: f64,
+) -> Result<DatasetReport, SweepError> {
     let run_dir = out.join(&config.data);
     let records = read_results(&run_dir)?;
     let figure_options = FigureOptions {
@@ -189,7 +193,11 @@ pub fn report_dataset(out: &Path, config: SweepConfig, eta: f64) -> Result<Datas
 }
 
 /// Writes `summary.md` into `out` and returns its path.
-pub fn write_summary(out: &Path, scale: Scale, reports: &[DatasetReport]) -> Result<PathBuf, SweepError> {
+pub fn write_summary(
+    out: &Path,
+    scale: Scale,
+    reports: &[DatasetReport],
+) -> Result<PathBuf, SweepError> {
     let path = out.join(SUMMARY_FILE);
     write_atomically(&path, summary_markdown(out, scale, reports).as_bytes())?;
     info!("wrote {}", path.display());
@@ -301,7 +309,9 @@ mod tests {
     use super::*;
 
     fn decade_powers(low: i32, high: i32) -> Vec<f64> {
-        (low..=high).map(|k| format!("1e{k}").parse().unwrap()).collect()
+        (low..=high)
+            .map(|k| format!("1e{k}").parse().unwrap())
+            .collect()
     }
 
     #[test]
@@ -317,8 +327,14 @@ mod tests {
             assert_eq!(config.etas[0], 1e-6);
             assert_eq!(config.etas[24], 1e6);
             // Every even index is a whole decade, every odd one half a decade above the last.
-            assert_eq!(config.alphas.iter().step_by(2).copied().collect::<Vec<_>>(), decade_powers(-4, 8));
-            assert_eq!(config.etas.iter().step_by(2).copied().collect::<Vec<_>>(), decade_powers(-6, 6));
+            assert_eq!(
+                config.alphas.iter().step_by(2).copied().collect::<Vec<_>>(),
+                decade_powers(-4, 8)
+            );
+            assert_eq!(
+                config.etas.iter().step_by(2).copied().collect::<Vec<_>>(),
+                decade_powers(-6, 6)
+            );
             assert!((config.alphas[1].log10() - (-3.5)).abs() < 1e-12);
             assert!((config.etas[23].log10() - 5.5).abs() < 1e-12);
             assert_eq!(config.n_train, 10_000);
@@ -360,7 +376,10 @@ mod tests {
         let line = settings_line(config);
         assert!(line.contains("13 alphas from 1e-4 to 1e8"), "{line}");
         assert!(line.contains("13 etas from 1e-6 to 1e6"), "{line}");
-        assert!(line.contains("500 training samples, 2000 test samples"), "{line}");
+        assert!(
+            line.contains("500 training samples, 2000 test samples"),
+            "{line}"
+        );
         assert!(line.contains("gd, rmsprop, modified-rmsprop"), "{line}");
     }
 
