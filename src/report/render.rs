@@ -123,33 +123,81 @@ pub(super) struct LegendEntry {
     pub sample: LegendSample,
 }
 
-/// Width of the line sample of a legend entry, in pixels.
-const LEGEND_SAMPLE_WIDTH: i32 = 40;
-/// Space between legend entries, in pixels.
-const LEGEND_GAP: i32 = 28;
+/// Width of the line sample of a legend entry, in multiples of the font size.
+const LEGEND_SAMPLE_EMS: f64 = 2.0;
+/// Space between legend entries, in multiples of the font size.
+const LEGEND_GAP_EMS: f64 = 1.4;
+
+/// Smallest legend font, in pixels, used when the legend is wider than its area.
+const MIN_LEGEND_FONT_PX: u32 = 11;
+
+/// Text widths of a legend at one font size, in pixels.
+struct LegendWidths {
+    style: TextStyle<'static>,
+    sample: i32,
+    gap: i32,
+    title: i32,
+    entries: Vec<i32>,
+    total: i32,
+}
+
+fn measure_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    title: &str,
+    entries: &[LegendEntry],
+    font_px: u32,
+) -> DrawResult<LegendWidths, DB> {
+    let style =
+        TextStyle::from((FONT_FAMILY, font_px).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
+    let sample = (LEGEND_SAMPLE_EMS * f64::from(font_px)).round() as i32;
+    let gap = (LEGEND_GAP_EMS * f64::from(font_px)).round() as i32;
+    let title_width = if title.is_empty() {
+        0
+    } else {
+        area.estimate_text_size(title, &style)?.0 as i32 + gap / 2
+    };
+    let mut widths = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let text_width = area.estimate_text_size(&entry.label, &style)?.0 as i32;
+        widths.push(sample + 8 + text_width);
+    }
+    let total = title_width + widths.iter().sum::<i32>() + gap * (entries.len() as i32 - 1).max(0);
+    Ok(LegendWidths {
+        style,
+        sample,
+        gap,
+        title: title_width,
+        entries: widths,
+        total,
+    })
+}
 
 /// Draws `entries` in one row, centred on `area`, with `title` in front of them.
+///
+/// A row wider than the area is drawn with a smaller font, down to [`MIN_LEGEND_FONT_PX`].
+/// A row that is still too wide runs past the right edge.
 pub(super) fn draw_legend<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     title: &str,
     entries: &[LegendEntry],
     font_px: u32,
 ) -> DrawResult<(), DB> {
-    let style =
-        TextStyle::from((FONT_FAMILY, font_px).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
-    let title_width = if title.is_empty() {
-        0
-    } else {
-        area.estimate_text_size(title, &style)?.0 as i32 + LEGEND_GAP / 2
-    };
-    let mut widths = Vec::with_capacity(entries.len());
-    for entry in entries {
-        let text_width = area.estimate_text_size(&entry.label, &style)?.0 as i32;
-        widths.push(LEGEND_SAMPLE_WIDTH + 8 + text_width);
-    }
-    let total =
-        title_width + widths.iter().sum::<i32>() + LEGEND_GAP * (entries.len() as i32 - 1).max(0);
     let (area_width, area_height) = area.dim_in_pixel();
+    let available = area_width as i32 - 8;
+    let mut font_px = font_px;
+    let mut layout = measure_legend(area, title, entries, font_px)?;
+    while layout.total > available && font_px > MIN_LEGEND_FONT_PX {
+        font_px -= 1;
+        layout = measure_legend(area, title, entries, font_px)?;
+    }
+    let LegendWidths {
+        style,
+        sample,
+        gap,
+        title: title_width,
+        entries: widths,
+        total,
+    } = layout;
     let y = area_height as i32 / 2;
     let mut x = ((area_width as i32 - total) / 2).max(4);
 
@@ -158,11 +206,11 @@ pub(super) fn draw_legend<DB: DrawingBackend>(
         x += title_width;
     }
     for (entry, width) in entries.iter().zip(&widths) {
-        let line = [(x, y), (x + LEGEND_SAMPLE_WIDTH, y)];
+        let line = [(x, y), (x + sample, y)];
         match entry.sample {
             LegendSample::Series { color, marker } => {
                 area.draw(&PathElement::new(line, color.stroke_width(2)))?;
-                draw_marker(area, marker, (x + LEGEND_SAMPLE_WIDTH / 2, y), 5, color)?;
+                draw_marker(area, marker, (x + sample / 2, y), 5, color)?;
             }
             LegendSample::Contour { color } => {
                 area.draw(&PathElement::new(
@@ -172,8 +220,8 @@ pub(super) fn draw_legend<DB: DrawingBackend>(
                 area.draw(&PathElement::new(line, color.stroke_width(CONTOUR_WIDTH)))?;
             }
         }
-        area.draw_text(&entry.label, &style, (x + LEGEND_SAMPLE_WIDTH + 8, y))?;
-        x += width + LEGEND_GAP;
+        area.draw_text(&entry.label, &style, (x + sample + 8, y))?;
+        x += width + gap;
     }
     Ok(())
 }
