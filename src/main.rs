@@ -24,11 +24,18 @@ enum Command {
     /// Train every (optimizer, alpha, eta, seed) cell of a grid; resumes an interrupted run.
     #[command(args_override_self = true, allow_negative_numbers = true)]
     Sweep(SweepArgs),
-    /// Redraw the heat maps of a run folder from its results.csv.
+    /// Redraw the figures of a run folder from its results.csv into RUN_DIR/figures.
     Plot {
         /// Run folder written by `lazysweep sweep`.
         run_dir: PathBuf,
+        /// Learning rate of the accuracy-against-alpha figure; the grid eta nearest in log10
+        /// is used.
+        #[arg(long, default_value_t = lazysweep::report::DEFAULT_FIXED_ETA)]
+        eta: f64,
     },
+    /// Run the published protocol (MNIST, Fashion-MNIST, CIFAR-10; gd, rmsprop,
+    /// modified-rmsprop) and write summary.md with every figure; resumes an interrupted run.
+    Reproduce(ReproduceArgs),
     /// Cut the first images of the MNIST files into a small gzipped IDX subset.
     Subset {
         /// Folder containing mnist/ with the original IDX files.
@@ -44,6 +51,31 @@ enum Command {
         #[arg(long, default_value_t = 1000)]
         n_test: usize,
     },
+}
+
+#[derive(Args)]
+struct ReproduceArgs {
+    /// quick: 13 x 13 grid, 500 training samples, 2000 test samples, 50 hidden units, 200
+    /// steps. paper: 25 x 25 grid, 10000 training samples, the whole test set, 1000 hidden
+    /// units, 5000 steps.
+    #[arg(long)]
+    scale: sweep::Scale,
+    /// Output folder; each dataset runs in its own subfolder, summary.md is written here.
+    #[arg(long)]
+    out: PathBuf,
+    /// Folder with mnist/, fashion-mnist/ and cifar-10/ subfolders of original files.
+    #[arg(long, env = "LAZYSWEEP_DATA")]
+    data_dir: Option<PathBuf>,
+    /// Engine: auto, cpu or gpu.
+    #[arg(long, default_value = "auto")]
+    backend: BackendChoice,
+    /// Maximum number of cells trained together (reduced to fit in memory).
+    #[arg(long, default_value_t = 8)]
+    batch_cells: usize,
+    /// Learning rate of the accuracy-against-alpha figure; the grid eta nearest in log10
+    /// is used.
+    #[arg(long, default_value_t = lazysweep::report::DEFAULT_FIXED_ETA)]
+    eta: f64,
 }
 
 #[derive(Args)]
@@ -136,11 +168,25 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Sweep(args) => run_sweep(args),
-        Command::Plot { run_dir } => {
-            let figures = sweep::plot_run(&run_dir)?;
+        Command::Plot { run_dir, eta } => {
+            let figures = sweep::plot_run_at(&run_dir, eta)?;
             for path in figures {
                 print_line(&path.display().to_string());
             }
+            Ok(())
+        }
+        Command::Reproduce(args) => {
+            let options = sweep::ReproduceOptions {
+                scale: args.scale,
+                out: args.out,
+                data_dir: args.data_dir,
+                backend: args.backend,
+                batch_cells: args.batch_cells,
+                eta: args.eta,
+                progress: true,
+            };
+            let summary = sweep::reproduce(&options)?;
+            println!("{}", summary.display());
             Ok(())
         }
         Command::Subset { data_dir, out, n_train, n_test } => {

@@ -10,9 +10,11 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::ReportError;
+use super::aggregate::check_grid_value;
 use super::font::{FONT_FAMILY, ensure_font_registered};
 use super::scale::{
-    cell_edges, distinct_levels, integer_ticks, level_index, value_color, value_range, viridis,
+    cell_edges, distinct_levels, integer_ticks, level_index, thinned_integer_ticks, value_color,
+    value_range, viridis,
 };
 use crate::sweep::CellRecord;
 
@@ -24,18 +26,18 @@ const SUBTITLE_FONT_PX: u32 = 18;
 const TICK_FONT_PX: u32 = 18;
 const AXIS_LABEL_FONT_PX: u32 = 20;
 /// Smallest font a title line is shrunk to when it is wider than the figure.
-const MIN_TITLE_FONT_PX: u32 = 12;
+pub(super) const MIN_TITLE_FONT_PX: u32 = 12;
 
 /// Height of the title strip above the plot.
 const TITLE_HEIGHT: u32 = 80;
 /// Width of the strip right of the plot that contains the colour bar.
 const COLOR_BAR_STRIP_WIDTH: u32 = 140;
-const PLOT_MARGIN: u32 = 10;
+pub(super) const PLOT_MARGIN: u32 = 10;
 const X_LABEL_AREA: u32 = 70;
 const Y_LABEL_AREA: u32 = 90;
 /// Width of the tick labels and axis label right of the colour bar.
 const COLOR_BAR_LABEL_AREA: u32 = 80;
-const FRAME_COLOR: RGBColor = RGBColor(160, 160, 160);
+pub(super) const FRAME_COLOR: RGBColor = RGBColor(160, 160, 160);
 /// Number of solid strips that make up the colour bar gradient.
 const COLOR_BAR_STEPS: usize = 256;
 
@@ -89,10 +91,23 @@ impl Metric {
         if record.diverged {
             return f64::NAN;
         }
+        self.display_factor() * self.record_value(record)
+    }
+
+    /// Returns the metric as stored in `record` (a fraction), whether or not it diverged.
+    pub fn record_value(self, record: &CellRecord) -> f64 {
         match self {
-            Metric::TestAccuracy => 100.0 * record.test_acc,
-            Metric::TrainAccuracy => 100.0 * record.train_acc,
+            Metric::TestAccuracy => record.test_acc,
+            Metric::TrainAccuracy => record.train_acc,
             Metric::SignConsistency => record.sign_consistency,
+        }
+    }
+
+    /// Returns the factor from record units to display units: 100 for accuracies, 1 otherwise.
+    pub fn display_factor(self) -> f64 {
+        match self {
+            Metric::TestAccuracy | Metric::TrainAccuracy => 100.0,
+            Metric::SignConsistency => 1.0,
         }
     }
 }
@@ -198,23 +213,6 @@ impl HeatmapGrid {
     /// Returns true if some grid cell has no record at all.
     pub fn has_missing_cells(&self) -> bool {
         self.runs.contains(&0)
-    }
-}
-
-fn check_grid_value(
-    name: &'static str,
-    value: f64,
-    record: &CellRecord,
-) -> Result<(), ReportError> {
-    if value.is_finite() && value > 0.0 {
-        Ok(())
-    } else {
-        Err(ReportError::InvalidGridValue {
-            name,
-            value,
-            optimizer: record.optimizer.clone(),
-            seed: record.seed,
-        })
     }
 }
 
@@ -340,7 +338,7 @@ pub(crate) fn render_heatmap(
     }
 }
 
-type DrawResult<T, DB> = Result<T, DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+pub(super) type DrawResult<T, DB> = Result<T, DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
 
 /// Draws the title, the cell rectangles and the colour bar onto `root`.
 fn draw_heatmap<DB: DrawingBackend>(
@@ -362,7 +360,15 @@ fn draw_heatmap<DB: DrawingBackend>(
         .filter(|v| v.is_finite())
         .collect();
     if let Some(range) = value_range(&finite) {
-        draw_color_bar(&bar_area, grid.metric, range)?;
+        // The bar spans the same pixel rows as the grid, because both charts use the same
+        // top margin and the bar's bottom margin equals the plot's margin plus its x label area.
+        let layout = ColorBarLayout {
+            top: PLOT_MARGIN,
+            bottom: PLOT_MARGIN + X_LABEL_AREA,
+            tick_font_px: TICK_FONT_PX,
+            label_font_px: AXIS_LABEL_FONT_PX,
+        };
+        draw_color_bar(&bar_area, grid.metric.scale_label(), range, &layout)?;
     }
     Ok(cells)
 }
@@ -394,17 +400,18 @@ fn draw_title<DB: DrawingBackend>(
     Ok(())
 }
 
-/// Draws one line of text centred on the figure, `top` pixels below the top of `area`.
+/// Draws one line of text centred on `area`, `top` pixels below its top.
 ///
-/// A line wider than the figure is drawn with a smaller font, down to
+/// A line wider than the area is drawn with a smaller font, down to
 /// [`MIN_TITLE_FONT_PX`]. A line that is still too wide runs past the figure edges.
-fn draw_centred_line<DB: DrawingBackend>(
+pub(super) fn draw_centred_line<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     text: &str,
     font_px: u32,
     top: i32,
 ) -> DrawResult<(), DB> {
-    let available = f64::from(FIGURE_SIZE.0 - 2 * PLOT_MARGIN);
+    let area_width = area.dim_in_pixel().0;
+    let available = f64::from(area_width.saturating_sub(2 * PLOT_MARGIN));
     let requested_style = TextStyle::from((FONT_FAMILY, font_px).into_font());
     let (width, _) = area.estimate_text_size(text, &requested_style)?;
     let fitted_px = if f64::from(width) > available {
@@ -415,13 +422,13 @@ fn draw_centred_line<DB: DrawingBackend>(
     };
     let style = TextStyle::from((FONT_FAMILY, fitted_px).into_font())
         .pos(Pos::new(HPos::Center, VPos::Top));
-    let centre_x = (FIGURE_SIZE.0 / 2) as i32;
+    let centre_x = (area_width / 2) as i32;
     area.draw_text(text, &style, (centre_x, top))?;
     Ok(())
 }
 
 /// A linear log10 axis whose labelled ticks are a fixed list of positions.
-struct TickedAxis {
+pub(super) struct TickedAxis {
     low: f64,
     high: f64,
     ticks: Vec<f64>,
@@ -430,7 +437,7 @@ struct TickedAxis {
 impl TickedAxis {
     /// Builds an axis over `[low, high]` with ticks at the integer powers of ten
     /// inside it, or at the cell centres when fewer than two integers fall inside.
-    fn new(low: f64, high: f64, centres: &[f64]) -> Self {
+    pub(super) fn new(low: f64, high: f64, centres: &[f64]) -> Self {
         let integers = integer_ticks(low, high);
         let ticks = if integers.len() >= 2 {
             integers
@@ -438,6 +445,17 @@ impl TickedAxis {
             centres.to_vec()
         };
         TickedAxis { low, high, ticks }
+    }
+
+    /// Builds an axis like [`TickedAxis::new`] with at most `max_ticks` powers of ten,
+    /// thinned to every second, third, ... decade when the range holds more.
+    pub(super) fn thinned(low: f64, high: f64, centres: &[f64], max_ticks: usize) -> Self {
+        let integers = thinned_integer_ticks(low, high, max_ticks);
+        if integers.len() >= 2 {
+            TickedAxis { low, high, ticks: integers }
+        } else {
+            TickedAxis::new(low, high, centres)
+        }
     }
 }
 
@@ -465,7 +483,7 @@ impl Ranged for TickedAxis {
     }
 }
 
-fn format_log_tick(value: &f64) -> String {
+pub(super) fn format_log_tick(value: &f64) -> String {
     if (value - value.round()).abs() < 1e-9 {
         format!("{}", value.round() as i64)
     } else {
@@ -549,22 +567,31 @@ fn draw_cells<DB: DrawingBackend>(
     Ok(cells)
 }
 
-fn color_bar_decimals(range: (f64, f64)) -> usize {
+pub(super) fn color_bar_decimals(range: (f64, f64)) -> usize {
     let width = range.1 - range.0;
     let magnitude = width.log10().floor() as i64;
     (1 - magnitude).clamp(0, 6) as usize
 }
 
-fn draw_color_bar<DB: DrawingBackend>(
+/// Placement and text sizes of a colour bar.
+pub(super) struct ColorBarLayout {
+    /// Pixels from the top of the bar's area to the top of the bar.
+    pub top: u32,
+    /// Pixels from the bottom of the bar to the bottom of the bar's area.
+    pub bottom: u32,
+    pub tick_font_px: u32,
+    pub label_font_px: u32,
+}
+
+pub(super) fn draw_color_bar<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
-    metric: Metric,
+    label: &str,
     range: (f64, f64),
+    layout: &ColorBarLayout,
 ) -> DrawResult<(), DB> {
-    // The bar spans the same pixel rows as the grid, because both charts use the same
-    // top margin and the bar's bottom margin equals the plot's margin plus its x label area.
     let mut chart = ChartBuilder::on(area)
-        .margin_top(PLOT_MARGIN)
-        .margin_bottom(PLOT_MARGIN + X_LABEL_AREA)
+        .margin_top(layout.top)
+        .margin_bottom(layout.bottom)
         .margin_left(2 * PLOT_MARGIN)
         .margin_right(PLOT_MARGIN)
         .set_label_area_size(LabelAreaPosition::Right, COLOR_BAR_LABEL_AREA)
@@ -578,9 +605,9 @@ fn draw_color_bar<DB: DrawingBackend>(
         .disable_x_axis()
         .y_labels(8)
         .set_all_tick_mark_size(6)
-        .y_desc(metric.scale_label())
-        .label_style((FONT_FAMILY, TICK_FONT_PX))
-        .axis_desc_style((FONT_FAMILY, AXIS_LABEL_FONT_PX))
+        .y_desc(label)
+        .label_style((FONT_FAMILY, layout.tick_font_px))
+        .axis_desc_style((FONT_FAMILY, layout.label_font_px))
         .y_label_formatter(&format_tick)
         .draw()?;
 

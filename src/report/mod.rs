@@ -1,12 +1,15 @@
 //! Figures drawn from the sweep's cell records.
 //!
-//! Each heatmap shows one metric for one optimizer over the grid of output scales
-//! alpha (x axis, log10) and learning rates eta (y axis, log10). Every grid cell
-//! is a rectangle coloured by the metric, averaged over the seeds that did not
-//! diverge. Cells where every seed diverged, or that have no record, are left
-//! blank. The colour bar spans the range of the metric over the drawn cells of
-//! that figure only, so colours are not comparable between figures. [`write_heatmaps`] draws three figures per
-//! optimizer:
+//! [`write_figures`] draws the figure set of one dataset, in PNG and SVG. Its heat maps show
+//! test accuracy, train accuracy and sign consistency over the grid of output scales alpha
+//! (x axis, log10) and learning rates eta (y axis, log10), one panel per optimizer on a
+//! shared colour scale. Line plots show accuracy against alpha at a fixed eta, and test
+//! accuracy and sign consistency at the best eta per alpha. One figure draws test accuracy
+//! with sign-consistency contours, and several seeds add standard-deviation heat maps. Cell values are means over the
+//! seeds that did not diverge ([`aggregate_seeds`]). Cells where every seed diverged, or
+//! that have no record, are blank.
+//!
+//! [`write_heatmaps`] draws the older single-optimizer figures, three per optimizer:
 //!
 //! - `heatmap_test_acc_<optimizer>.png`: top-1 test accuracy in percent.
 //! - `heatmap_train_acc_<optimizer>.png`: top-1 accuracy on the training
@@ -15,22 +18,39 @@
 //!   hidden neuron) pairs whose pre-activation kept its sign during training.
 //!   Values near 1 mean the hidden features barely moved (lazy training).
 //!
+//! Each of those has its own colour scale, so colours are not comparable between them.
 //! Text is drawn with DejaVu Sans, which is embedded in the binary.
 
+mod aggregate;
+mod contour;
+mod figures;
 mod font;
 mod heatmap;
+mod lines;
+mod panels;
+mod render;
 mod scale;
+
+#[cfg(test)]
+mod figure_tests;
 
 use std::path::PathBuf;
 
+pub use aggregate::{CellSummary, SeedStats, aggregate_seeds};
+pub use contour::{Segment, consistency_levels, contour_segments};
+pub use figures::{
+    DEFAULT_FIXED_ETA, FigureOptions, WrittenFigure, best_eta_cells, format_grid_value,
+    nearest_level, write_figures,
+};
 pub use font::{FONT_FAMILY, ensure_font_registered};
 pub use heatmap::{
     FIGURE_SIZE, HeatmapGrid, ImageFormat, Metric, heatmap_file_name, write_heatmaps,
     write_heatmaps_as,
 };
+pub use panels::{PANEL_HEIGHT, PANEL_WIDTH, PanelGrids, Statistic, panel_order};
 pub use scale::{
-    LEVEL_TOLERANCE, cell_edges, distinct_levels, integer_ticks, level_index, value_color,
-    value_range, viridis,
+    LEVEL_TOLERANCE, cell_edges, distinct_levels, integer_ticks, level_index,
+    thinned_integer_ticks, value_color, value_range, viridis,
 };
 
 /// Errors from checking cell records and writing figures.
@@ -55,6 +75,12 @@ pub enum ReportError {
         optimizer: String,
         seed: u64,
     },
+
+    #[error(
+        "invalid fixed eta {eta} for the accuracy-against-alpha figure: give a finite value > 0, \
+         such as --eta 1"
+    )]
+    InvalidFixedEta { eta: f64 },
 
     #[error("failed to create the figure directory {}", path.display())]
     CreateDir {

@@ -84,6 +84,28 @@ pub fn integer_ticks(low: f64, high: f64) -> Vec<f64> {
     (first..=last).map(|power| power as f64).collect()
 }
 
+/// Returns the multiples of the smallest stride `k >= 1` in `[low, high]` that give at most
+/// `max_ticks` ticks, ascending.
+///
+/// The ticks are integer powers of ten on a log10 axis. Thinning by multiples keeps 0 among
+/// the ticks whenever it is in range. `max_ticks = 0` is treated as 1.
+pub fn thinned_integer_ticks(low: f64, high: f64, max_ticks: usize) -> Vec<f64> {
+    let all = integer_ticks(low, high);
+    let max_ticks = max_ticks.max(1);
+    let mut stride: i64 = 1;
+    loop {
+        let kept: Vec<f64> = all
+            .iter()
+            .copied()
+            .filter(|&tick| (tick as i64).rem_euclid(stride) == 0)
+            .collect();
+        if kept.len() <= max_ticks {
+            return kept;
+        }
+        stride += 1;
+    }
+}
+
 /// Computes the colour scale range `(min, max)` over the finite values.
 ///
 /// Returns `None` when no value is finite. When all finite values are equal,
@@ -178,6 +200,15 @@ mod tests {
         assert_close(&integer_ticks(-2.5, 1.0), &[-2.0, -1.0, 0.0, 1.0]);
         assert!(integer_ticks(0.2, 0.8).is_empty());
         assert!(integer_ticks(1.0, -1.0).is_empty());
+    }
+
+    #[test]
+    fn thinned_ticks_keep_zero() {
+        assert_close(&thinned_integer_ticks(-4.25, 8.25, 7), &[-4.0, -2.0, 0.0, 2.0, 4.0, 6.0, 8.0]);
+        assert_close(&thinned_integer_ticks(-6.5, 6.5, 7), &[-6.0, -4.0, -2.0, 0.0, 2.0, 4.0, 6.0]);
+        assert_close(&thinned_integer_ticks(-1.5, 1.5, 7), &[-1.0, 0.0, 1.0]);
+        assert_close(&thinned_integer_ticks(1.0, 7.0, 2), &[3.0, 6.0]);
+        assert_eq!(thinned_integer_ticks(0.0, 3.0, 0), vec![0.0]);
     }
 
     #[test]

@@ -6,7 +6,9 @@
 
 pub mod grid;
 pub mod output;
+mod plot;
 pub mod record;
+pub mod reproduce;
 mod run;
 
 use std::path::PathBuf;
@@ -21,7 +23,9 @@ use crate::report::ReportError;
 
 pub use grid::{GridCell, parse_grid};
 pub use record::CellRecord;
-pub use run::{RunInfo, plot_records, plot_run, run_sweep};
+pub use plot::{FIGURES_DIR, plot_records_with, plot_run, plot_run_at, run_context, write_run_figures};
+pub use reproduce::{ReproduceOptions, Scale, protocol, reproduce};
+pub use run::{RunInfo, plot_records, run_sweep};
 
 /// Every setting that changes the numbers a sweep produces.
 ///

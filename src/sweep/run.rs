@@ -502,43 +502,8 @@ fn plot_context(config: &SweepConfig, data: &Prepared) -> String {
     )
 }
 
-/// Draws the heat maps of `records` into `dir/figures`.
+/// Draws the figure set of `records` into `dir/figures` (see [`report::write_figures`]) and
+/// returns every file written.
 pub fn plot_records(dir: &Path, records: &[CellRecord], context: &str) -> Result<Vec<PathBuf>, SweepError> {
-    if records.is_empty() {
-        return Ok(Vec::new());
-    }
-    let figures = report::write_heatmaps(records, &dir.join("figures"), context)?;
-    info!("wrote {} figures to {}", figures.len(), dir.join("figures").display());
-    Ok(figures)
-}
-
-/// Redraws the heat maps of a run folder from its `results.csv` and `run.json`.
-pub fn plot_run(dir: &Path) -> Result<Vec<PathBuf>, SweepError> {
-    if !dir.is_dir() {
-        return Err(SweepError::NoResults(format!("run folder {} not found", dir.display())));
-    }
-    let records = read_results(dir)?;
-    if records.is_empty() {
-        return Err(SweepError::NoResults(format!(
-            "no finished cells in {}; run a sweep with --out {} first",
-            dir.join(super::output::RESULTS_FILE).display(),
-            dir.display()
-        )));
-    }
-    let path = dir.join(RUN_FILE);
-    let context = std::fs::read_to_string(&path)
-        .ok()
-        .and_then(|text| serde_json::from_str::<Value>(&text).ok())
-        .map(|run| {
-            let config = &run["config"];
-            format!(
-                "n={}, hidden={}, {} steps, eps={:e}",
-                run["data"]["n_train"],
-                config["hidden"],
-                config["steps"],
-                config["optimizer"]["eps"].as_f64().unwrap_or(f64::NAN)
-            )
-        })
-        .unwrap_or_default();
-    plot_records(dir, &records, &context)
+    super::plot::plot_records_with(dir, records, &report::FigureOptions::new(context))
 }

@@ -1,0 +1,95 @@
+//! Drawing the figures of a run folder from its `results.csv` and `run.json`.
+
+use std::path::{Path, PathBuf};
+
+use log::info;
+use serde_json::Value;
+
+use super::SweepError;
+use super::output::{RESULTS_FILE, RUN_FILE, read_results};
+use super::record::CellRecord;
+use crate::report::{self, FigureOptions, WrittenFigure};
+
+/// Name of the folder inside a run folder that receives the figures.
+pub const FIGURES_DIR: &str = "figures";
+
+/// Draws the figure set of `records` into `dir/figures` and returns every file written.
+pub fn plot_records_with(
+    dir: &Path,
+    records: &[CellRecord],
+    options: &FigureOptions,
+) -> Result<Vec<PathBuf>, SweepError> {
+    let figures = write_run_figures(dir, records, options)?;
+    Ok(figures
+        .into_iter()
+        .flat_map(|figure| figure.files)
+        .collect())
+}
+
+/// Draws the figure set of `records` into `dir/figures` and returns the figures with their
+/// captions. No records draws nothing.
+pub fn write_run_figures(
+    dir: &Path,
+    records: &[CellRecord],
+    options: &FigureOptions,
+) -> Result<Vec<WrittenFigure>, SweepError> {
+    if records.is_empty() {
+        return Ok(Vec::new());
+    }
+    let out_dir = dir.join(FIGURES_DIR);
+    let figures = report::write_figures(records, &out_dir, options)?;
+    let files: usize = figures.iter().map(|figure| figure.files.len()).sum();
+    info!(
+        "wrote {} figures ({files} files) to {}",
+        figures.len(),
+        out_dir.display()
+    );
+    Ok(figures)
+}
+
+/// Redraws the figures of a run folder with the fixed-eta figure at eta = 1.
+pub fn plot_run(dir: &Path) -> Result<Vec<PathBuf>, SweepError> {
+    plot_run_at(dir, report::DEFAULT_FIXED_ETA)
+}
+
+/// Redraws the figures of a run folder from its `results.csv`, with the accuracy-against-alpha
+/// figure at the grid eta nearest to `eta` in log10.
+///
+/// The titles name the run settings read from `run.json` when it exists and parses.
+pub fn plot_run_at(dir: &Path, eta: f64) -> Result<Vec<PathBuf>, SweepError> {
+    if !dir.is_dir() {
+        return Err(SweepError::NoResults(format!("run folder {} not found", dir.display())));
+    }
+    let records = read_results(dir)?;
+    if records.is_empty() {
+        return Err(SweepError::NoResults(format!(
+            "no finished cells in {}; run a sweep with --out {} first",
+            dir.join(RESULTS_FILE).display(),
+            dir.display()
+        )));
+    }
+    let options = FigureOptions {
+        eta,
+        ..FigureOptions::new(run_context(dir))
+    };
+    plot_records_with(dir, &records, &options)
+}
+
+/// Returns the run settings of `dir/run.json` for figure titles, or an empty string when the
+/// file is missing or unreadable.
+pub fn run_context(dir: &Path) -> String {
+    let Ok(text) = std::fs::read_to_string(dir.join(RUN_FILE)) else {
+        return String::new();
+    };
+    let Ok(run) = serde_json::from_str::<Value>(&text) else {
+        return String::new();
+    };
+    let config = &run["config"];
+    format!(
+        "n={}, hidden={}, {} steps, eps={:e}",
+        run["data"]["n_train"],
+        config["hidden"],
+        config["steps"],
+        config["optimizer"]["eps"].as_f64().unwrap_or(f64::NAN)
+    )
+}
