@@ -104,7 +104,13 @@ fn plot_without_results_names_fix() {
     assert!(!output.status.success());
     let message = String::from_utf8_lossy(&output.stderr);
     assert!(message.contains("no finished cells"), "{message}");
-    assert!(message.contains("lazysweep sweep --out"), "{message}");
+    assert!(message.contains("run a sweep with --out"), "{message}");
+
+    let missing = tmp.path().join("missing");
+    let output = plot(&[missing.to_str().unwrap()]);
+    assert!(!output.status.success());
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(message.contains("not found"), "{message}");
 }
 
 #[test]
