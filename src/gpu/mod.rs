@@ -4,10 +4,14 @@
 //! (activation.wgsl), the loss and its gradient (loss.wgsl), the optimizer update
 //! (update.wgsl) and the final metrics (metrics.wgsl).
 
+mod batch;
 mod device;
+mod engine;
 mod kernels;
+mod layout;
 mod matmul;
 
 pub use device::{GpuDevice, GpuError};
+pub use engine::GpuEngine;
 pub use kernels::{MATMUL_BLOCK, MatmulConfig, MatmulShape, Operand};
 pub use matmul::GpuMatmul;
