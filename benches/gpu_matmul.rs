@@ -64,11 +64,17 @@ fn bench_products(c: &mut Criterion) {
             return;
         }
     };
-    eprintln!("gpu_matmul: adapter '{}' ({:?})", gpu.info.name, gpu.info.device_type);
+    eprintln!(
+        "gpu_matmul: adapter '{}' ({:?})",
+        gpu.info.name, gpu.info.device_type
+    );
 
     let configs = [
         MatmulConfig::default(),
-        MatmulConfig { group_x: 16, group_y: 4 },
+        MatmulConfig {
+            group_x: 16,
+            group_y: 4,
+        },
     ];
     let mut group = c.benchmark_group("gpu_matmul");
     group.sample_size(10);
@@ -83,14 +89,20 @@ fn bench_products(c: &mut Criterion) {
         });
     }
     for (n, d, width) in [(2000, 784, 8000), (500, 784, 2000)] {
-        for (name, shape) in [("forward", forward(n, d, width)), ("gradient", gradient(n, d, width))] {
+        for (name, shape) in [
+            ("forward", forward(n, d, width)),
+            ("gradient", gradient(n, d, width)),
+        ] {
             let a = filled(shape.m * shape.k);
             let b = filled(shape.k * shape.n);
             let c_init = vec![0.0; (shape.m * shape.n) as usize];
             for config in configs {
                 let product = GpuMatmul::new(&gpu, config, &shape, &a, &b, &c_init).unwrap();
                 product.run(1).unwrap();
-                let label = format!("{name} {n}x{d}x{width} group {}x{}", config.group_x, config.group_y);
+                let label = format!(
+                    "{name} {n}x{d}x{width} group {}x{}",
+                    config.group_x, config.group_y
+                );
                 group.throughput(Throughput::Elements(shape.flops() as u64));
                 group.bench_function(BenchmarkId::from_parameter(label), |bench| {
                     bench.iter(|| product.run(1).unwrap());

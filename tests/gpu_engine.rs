@@ -29,7 +29,11 @@ impl Fixture {
     }
 
     fn problem(&self) -> Problem<'_> {
-        Problem { data: &self.data, init: &self.init, settings: &self.settings }
+        Problem {
+            data: &self.data,
+            init: &self.init,
+            settings: &self.settings,
+        }
     }
 }
 
@@ -44,10 +48,14 @@ fn open_engine() -> Option<GpuEngine> {
 }
 
 fn cell(optimizer: OptimizerKind, alpha: f64, eta: f64) -> CellSpec {
-    CellSpec { optimizer, alpha, eta }
+    CellSpec {
+        optimizer,
+        alpha,
+        eta,
+    }
 }
 
-/// A learning rate per rule that trains without diverging at every alpha below.
+/// Returns a learning rate per rule that trains without diverging at every alpha below.
 fn stable_eta(optimizer: OptimizerKind) -> f64 {
     match optimizer {
         Gd => 0.1,
@@ -68,7 +76,10 @@ fn grid() -> Vec<CellSpec> {
 }
 
 fn describe(cell: &CellSpec) -> String {
-    format!("{} alpha {:e} eta {:e}", cell.optimizer, cell.alpha, cell.eta)
+    format!(
+        "{} alpha {:e} eta {:e}",
+        cell.optimizer, cell.alpha, cell.eta
+    )
 }
 
 /// Relative tolerance on each recorded loss of a cell with output scale `alpha`.
@@ -91,22 +102,34 @@ fn loss_trajectories_match_cpu() {
     let Some(mut gpu) = open_engine() else { return };
     let fixture = Fixture::new(30);
     let cells = grid();
-    let expected = CpuEngine::new().train(fixture.problem(), &cells, &mut |_| {}).unwrap();
+    let expected = CpuEngine::new()
+        .train(fixture.problem(), &cells, &mut |_| {})
+        .unwrap();
     let actual = gpu.train(fixture.problem(), &cells, &mut |_| {}).unwrap();
 
     let mut worst = 0.0f64;
     for ((cell, cpu), gpu) in cells.iter().zip(&expected).zip(&actual) {
         let what = describe(cell);
-        assert_eq!(cpu.diverged_step, None, "{what}: the CPU run diverged, so the grid is not well-conditioned");
+        assert_eq!(
+            cpu.diverged_step, None,
+            "{what}: the CPU run diverged, so the grid is not well-conditioned"
+        );
         assert_eq!(gpu.diverged_step, None, "{what}: diverged on the GPU only");
         assert_eq!(gpu.steps_run, cpu.steps_run, "{what}: steps run");
-        assert_eq!(gpu.losses.len(), cpu.losses.len(), "{what}: recorded losses");
+        assert_eq!(
+            gpu.losses.len(),
+            cpu.losses.len(),
+            "{what}: recorded losses"
+        );
         let mut worst_cell = 0.0f64;
         for (t, (&g, &c)) in gpu.losses.iter().zip(&cpu.losses).enumerate() {
             let relative = (g - c).abs() / c.abs();
             worst = worst.max(relative);
             worst_cell = worst_cell.max(relative);
-            assert!(relative <= loss_tolerance(cell.alpha), "{what}: loss at step {t} is {g} on the GPU, {c} on the CPU");
+            assert!(
+                relative <= loss_tolerance(cell.alpha),
+                "{what}: loss at step {t} is {g} on the GPU, {c} on the CPU"
+            );
         }
         eprintln!("{what}: largest relative loss difference {worst_cell:e}");
         assert!(
@@ -124,23 +147,85 @@ fn metrics_match_cpu() {
     let Some(mut gpu) = open_engine() else { return };
     let fixture = Fixture::new(30);
     let cells = grid();
-    let expected = CpuEngine::new().train(fixture.problem(), &cells, &mut |_| {}).unwrap();
+    let expected = CpuEngine::new()
+        .train(fixture.problem(), &cells, &mut |_| {})
+        .unwrap();
     let actual = gpu.train(fixture.problem(), &cells, &mut |_| {}).unwrap();
 
     for ((cell, cpu), gpu) in cells.iter().zip(&expected).zip(&actual) {
         let what = describe(cell);
         // One of 64 training samples is 1.6 points, so near-ties may flip one sample there.
-        assert!((gpu.train_acc - cpu.train_acc).abs() <= 1.0 / 64.0 + 1e-12, "{what}: train accuracy {} vs {}", gpu.train_acc, cpu.train_acc);
-        assert!((gpu.test_acc - cpu.test_acc).abs() <= 0.01 + 1e-12, "{what}: test accuracy {} vs {}", gpu.test_acc, cpu.test_acc);
+        assert!(
+            (gpu.train_acc - cpu.train_acc).abs() <= 1.0 / 64.0 + 1e-12,
+            "{what}: train accuracy {} vs {}",
+            gpu.train_acc,
+            cpu.train_acc
+        );
+        assert!(
+            (gpu.test_acc - cpu.test_acc).abs() <= 0.01 + 1e-12,
+            "{what}: test accuracy {} vs {}",
+            gpu.test_acc,
+            cpu.test_acc
+        );
         assert!(
             (gpu.sign_consistency - cpu.sign_consistency).abs() <= 1e-3,
             "{what}: sign consistency {} vs {}",
             gpu.sign_consistency,
             cpu.sign_consistency
         );
-        for (name, g, c) in [("W0", gpu.rel_change_w0, cpu.rel_change_w0), ("W1", gpu.rel_change_w1, cpu.rel_change_w1)] {
-            assert!((g - c).abs() <= 1e-3 * c.abs() + 1e-6, "{what}: relative change of {name} {g} vs {c}");
+        for (name, g, c) in [
+            ("W0", gpu.rel_change_w0, cpu.rel_change_w0),
+            ("W1", gpu.rel_change_w1, cpu.rel_change_w1),
+        ] {
+            assert!(
+                (g - c).abs() <= 1e-3 * c.abs() + 1e-6,
+                "{what}: relative change of {name} {g} vs {c}"
+            );
         }
+    }
+}
+
+#[test]
+fn chunked_batch_matches_whole() {
+    let Some(mut whole) = open_engine() else {
+        return;
+    };
+    let Some(mut chunked) = open_engine() else {
+        return;
+    };
+    // 64 training and 200 test samples in chunks of 17 (the last one short), and the 15
+    // cells in passes of 4.
+    chunked.limit_batch(17, 4);
+    let fixture = Fixture::new(12);
+    let cells = grid();
+    let expected = whole.train(fixture.problem(), &cells, &mut |_| {}).unwrap();
+    let actual = chunked
+        .train(fixture.problem(), &cells, &mut |_| {})
+        .unwrap();
+
+    for ((cell, a), b) in cells.iter().zip(&expected).zip(&actual) {
+        let what = describe(cell);
+        assert_eq!(a.diverged_step, b.diverged_step, "{what}: diverged step");
+        assert_eq!(a.losses.len(), b.losses.len(), "{what}: recorded losses");
+        // Chunks add the gradient in a different order, so only rounding may differ.
+        for (t, (&x, &y)) in a.losses.iter().zip(&b.losses).enumerate() {
+            assert!(
+                (x - y).abs() <= loss_tolerance(cell.alpha) * x.abs(),
+                "{what}: loss at step {t}: {x} vs {y}"
+            );
+        }
+        assert!(
+            (a.test_acc - b.test_acc).abs() <= 0.01 + 1e-12,
+            "{what}: test accuracy {} vs {}",
+            a.test_acc,
+            b.test_acc
+        );
+        assert!(
+            (a.sign_consistency - b.sign_consistency).abs() <= 1e-3,
+            "{what}: sign consistency {} vs {}",
+            a.sign_consistency,
+            b.sign_consistency
+        );
     }
 }
 
@@ -148,22 +233,54 @@ fn metrics_match_cpu() {
 fn diverging_cell_is_isolated() {
     let Some(mut gpu) = open_engine() else { return };
     let fixture = Fixture::new(30);
-    let neighbours = [cell(Gd, 1.0, 1.0), cell(Rmsprop, 1e2, 1e-3), cell(ModifiedAdam, 1e-2, 1e-3)];
-    let with_diverging = [neighbours[0], cell(Gd, 1.0, 1e8), neighbours[1], neighbours[2]];
+    let neighbours = [
+        cell(Gd, 1.0, 1.0),
+        cell(Rmsprop, 1e2, 1e-3),
+        cell(ModifiedAdam, 1e-2, 1e-3),
+    ];
+    let with_diverging = [
+        neighbours[0],
+        cell(Gd, 1.0, 1e8),
+        neighbours[1],
+        neighbours[2],
+    ];
 
-    let cpu = CpuEngine::new().train(fixture.problem(), &with_diverging, &mut |_| {}).unwrap();
-    let mixed = gpu.train(fixture.problem(), &with_diverging, &mut |_| {}).unwrap();
-    let alone = gpu.train(fixture.problem(), &neighbours, &mut |_| {}).unwrap();
+    let cpu = CpuEngine::new()
+        .train(fixture.problem(), &with_diverging, &mut |_| {})
+        .unwrap();
+    let mixed = gpu
+        .train(fixture.problem(), &with_diverging, &mut |_| {})
+        .unwrap();
+    let alone = gpu
+        .train(fixture.problem(), &neighbours, &mut |_| {})
+        .unwrap();
 
-    let cpu_step = cpu[1].diverged_step.expect("GD with eta 1e8 diverges on the CPU");
-    let gpu_step = mixed[1].diverged_step.expect("GD with eta 1e8 diverges on the GPU");
-    assert!(cpu_step.abs_diff(gpu_step) <= 1, "diverged at step {gpu_step} on the GPU, {cpu_step} on the CPU");
+    let cpu_step = cpu[1]
+        .diverged_step
+        .expect("GD with eta 1e8 diverges on the CPU");
+    let gpu_step = mixed[1]
+        .diverged_step
+        .expect("GD with eta 1e8 diverges on the GPU");
+    assert!(
+        cpu_step.abs_diff(gpu_step) <= 1,
+        "diverged at step {gpu_step} on the GPU, {cpu_step} on the CPU"
+    );
     assert_eq!(mixed[1].steps_run, gpu_step);
-    assert!(mixed[1].test_acc.is_nan(), "a diverged cell reports no accuracy");
+    assert!(
+        mixed[1].test_acc.is_nan(),
+        "a diverged cell reports no accuracy"
+    );
 
-    for (i, (beside, apart)) in [&mixed[0], &mixed[2], &mixed[3]].into_iter().zip(&alone).enumerate() {
+    for (i, (beside, apart)) in [&mixed[0], &mixed[2], &mixed[3]]
+        .into_iter()
+        .zip(&alone)
+        .enumerate()
+    {
         let what = describe(&neighbours[i]);
-        assert_eq!(beside.diverged_step, None, "{what}: diverged beside the diverging cell");
+        assert_eq!(
+            beside.diverged_step, None,
+            "{what}: diverged beside the diverging cell"
+        );
         assert_same_outcome(beside, apart, &what);
     }
 }
@@ -172,7 +289,15 @@ fn diverging_cell_is_isolated() {
 /// depend on the other cells of its batch.
 fn assert_same_outcome(a: &CellOutcome, b: &CellOutcome, what: &str) {
     let bits = |o: &CellOutcome| {
-        [o.final_loss, o.train_acc, o.test_acc, o.sign_consistency, o.rel_change_w0, o.rel_change_w1].map(f64::to_bits)
+        [
+            o.final_loss,
+            o.train_acc,
+            o.test_acc,
+            o.sign_consistency,
+            o.rel_change_w0,
+            o.rel_change_w1,
+        ]
+        .map(f64::to_bits)
     };
     assert_eq!(bits(a), bits(b), "{what}: metrics");
     let losses = |o: &CellOutcome| o.losses.iter().map(|l| l.to_bits()).collect::<Vec<_>>();

@@ -35,7 +35,14 @@ fn index(op: Operand, batch: u32, i: u32, j: u32) -> usize {
 /// |computed - exact| <= gamma_(k+2) (|scale| sum_k |a_ik| |b_kj| + |c_ij|), with
 /// gamma_m = m u / (1 - m u) and u = 2^-24. Elements of C that the product does not cover
 /// must keep their values exactly.
-fn check_product(gpu: &GpuDevice, config: MatmulConfig, shape: &MatmulShape, a: &[f32], b: &[f32], c: &[f32]) {
+fn check_product(
+    gpu: &GpuDevice,
+    config: MatmulConfig,
+    shape: &MatmulShape,
+    a: &[f32],
+    b: &[f32],
+    c: &[f32],
+) {
     let product = GpuMatmul::new(gpu, config, shape, a, b, c).unwrap();
     product.run(1).unwrap();
     let result = product.read().unwrap();
@@ -80,7 +87,11 @@ fn check_product(gpu: &GpuDevice, config: MatmulConfig, shape: &MatmulShape, a: 
     }
     for (at, (&got, &before)) in result.iter().zip(c).enumerate() {
         if !covered[at] {
-            assert_eq!(got.to_bits(), before.to_bits(), "C[{at}] lies outside the product but changed");
+            assert_eq!(
+                got.to_bits(),
+                before.to_bits(),
+                "C[{at}] lies outside the product but changed"
+            );
         }
     }
 }
@@ -117,9 +128,18 @@ fn row_major_products() {
 fn other_workgroup_shapes() {
     let Some(gpu) = open_device() else { return };
     let configs = [
-        MatmulConfig { group_x: 16, group_y: 4 },
-        MatmulConfig { group_x: 1, group_y: 64 },
-        MatmulConfig { group_x: 3, group_y: 5 },
+        MatmulConfig {
+            group_x: 16,
+            group_y: 4,
+        },
+        MatmulConfig {
+            group_x: 1,
+            group_y: 64,
+        },
+        MatmulConfig {
+            group_x: 3,
+            group_y: 5,
+        },
     ];
     for config in configs {
         for (m, k, n) in SHAPES {
@@ -135,7 +155,11 @@ fn other_workgroup_shapes() {
 fn scaled_accumulating_product() {
     let Some(gpu) = open_device() else { return };
     let (m, k, n) = (37, 53, 29);
-    let shape = MatmulShape { scale: 0.125, accumulate: true, ..plain(m, n, k) };
+    let shape = MatmulShape {
+        scale: 0.125,
+        accumulate: true,
+        ..plain(m, n, k)
+    };
     let a = random((m * k) as usize, 6);
     let b = random((k * n) as usize, 7);
     let c = random((m * n) as usize, 8);
@@ -170,7 +194,14 @@ fn training_step_products() {
             scale,
             accumulate: false,
         };
-        check_product(&gpu, MatmulConfig::default(), &forward, &x, &w0, &vec![0.0; (n * width) as usize]);
+        check_product(
+            &gpu,
+            MatmulConfig::default(),
+            &forward,
+            &x,
+            &w0,
+            &vec![0.0; (n * width) as usize],
+        );
 
         // f_c = Z_c W1_c^T, one batch entry per cell.
         let output = MatmulShape {
@@ -184,7 +215,14 @@ fn training_step_products() {
             scale,
             accumulate: false,
         };
-        check_product(&gpu, MatmulConfig::default(), &output, &z, &w1, &vec![0.0; (cells * n * classes) as usize]);
+        check_product(
+            &gpu,
+            MatmulConfig::default(),
+            &output,
+            &z,
+            &w1,
+            &vec![0.0; (cells * n * classes) as usize],
+        );
 
         // dW1_c = g_c^T Z_c, added to an earlier chunk's sum.
         let w1_gradient = MatmulShape {
@@ -199,7 +237,14 @@ fn training_step_products() {
             accumulate: true,
         };
         let earlier = random((cells * classes * h) as usize, 14);
-        check_product(&gpu, MatmulConfig::default(), &w1_gradient, &g, &z, &earlier);
+        check_product(
+            &gpu,
+            MatmulConfig::default(),
+            &w1_gradient,
+            &g,
+            &z,
+            &earlier,
+        );
 
         // dW0stack = Delta^T X, added to an earlier chunk's sum.
         let w0_gradient = MatmulShape {
@@ -214,6 +259,13 @@ fn training_step_products() {
             accumulate: true,
         };
         let earlier = random((width * d) as usize, 15);
-        check_product(&gpu, MatmulConfig::default(), &w0_gradient, &z, &x, &earlier);
+        check_product(
+            &gpu,
+            MatmulConfig::default(),
+            &w0_gradient,
+            &z,
+            &x,
+            &earlier,
+        );
     }
 }

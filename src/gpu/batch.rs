@@ -7,8 +7,13 @@
 use wgpu::{Buffer, CommandEncoder, Device};
 
 use super::device::{GpuDevice, GpuError};
-use super::kernels::{Dispatch, Kernels, MatmulShape, Operand, element_groups, storage_buffer, uniform_buffer, zeroed_buffer, GROUP};
-use super::layout::{ActivationParams, CellParams, CellState, LossParams, MetricsParams, UpdateParams, schedule};
+use super::kernels::{
+    Dispatch, GROUP, Kernels, MatmulShape, Operand, element_groups, storage_buffer, uniform_buffer,
+    zeroed_buffer,
+};
+use super::layout::{
+    ActivationParams, CellParams, CellState, LossParams, MetricsParams, UpdateParams, schedule,
+};
 use crate::engine::{CellSpec, Problem};
 use crate::model::CLASSES;
 
@@ -36,7 +41,6 @@ pub(super) struct Batch {
     gpu: GpuDevice,
     pub cells: usize,
     pub hidden: usize,
-    pub d: usize,
     train: Vec<Chunk>,
     test: Vec<Chunk>,
     finish_loss: Dispatch,
@@ -58,14 +62,20 @@ pub(super) struct Batch {
 /// Returns the samples per chunk: as many as fit in one binding of the widest per-sample
 /// buffer, and at least one.
 pub(super) fn rows_per_chunk(gpu: &GpuDevice, width: usize, d: usize, n: usize) -> usize {
-    let limit = gpu.limits.max_storage_buffer_binding_size.min(gpu.limits.max_buffer_size);
+    let limit = gpu
+        .limits
+        .max_storage_buffer_binding_size
+        .min(gpu.limits.max_buffer_size);
     let per_row = 4 * width.max(d).max(CLASSES) as u64;
     ((limit / per_row) as usize).clamp(1, n.max(1))
 }
 
 /// Returns (row_offset, rows) for each chunk of `n` samples.
 fn chunk_ranges(n: usize, rows: usize) -> Vec<(usize, usize)> {
-    (0..n).step_by(rows.max(1)).map(|start| (start, rows.min(n - start))).collect()
+    (0..n)
+        .step_by(rows.max(1))
+        .map(|start| (start, rows.min(n - start)))
+        .collect()
 }
 
 fn to_f32(values: &[f64]) -> Vec<f32> {
@@ -74,21 +84,32 @@ fn to_f32(values: &[f64]) -> Vec<f32> {
 
 impl Batch {
     /// Uploads the data, theta_0 for every cell and the cell constants, and prepares every
-    /// dispatch.
-    pub fn upload(gpu: &GpuDevice, kernels: &Kernels, problem: Problem<'_>, cells: &[CellSpec]) -> Result<Self, GpuError> {
+    /// dispatch for chunks of `rows` samples.
+    pub fn upload(
+        gpu: &GpuDevice,
+        kernels: &Kernels,
+        problem: Problem<'_>,
+        cells: &[CellSpec],
+        rows: usize,
+    ) -> Result<Self, GpuError> {
         let data = problem.data;
         let init = problem.init;
         let settings = problem.settings;
         let (k, h, d) = (cells.len(), init.hidden, data.d);
         let (n, n_test) = (data.n_train(), data.n_test());
         let width = k * h;
-        let rows = rows_per_chunk(gpu, width, d, n.max(n_test));
+        let recorded = if settings.record_losses {
+            (settings.steps as usize + 1) * k
+        } else {
+            1
+        };
 
         for (what, elements) in [
             ("the stacked W0 of the batch", width * d),
             ("the stacked W1 of the batch", k * CLASSES * h),
             ("the outputs f of one chunk", k * rows * CLASSES),
             ("f(theta_0) on the test set", n_test * CLASSES),
+            ("the recorded losses", recorded),
         ] {
             gpu.check_binding(what, 4 * elements as u64)?;
         }
@@ -98,10 +119,15 @@ impl Batch {
             let w0_init = to_f32(&init.w0);
             let w1_init = to_f32(&init.w1);
             let w0_stack: Vec<f32> = w0_init.iter().copied().cycle().take(width * d).collect();
-            let w1_stack: Vec<f32> = w1_init.iter().copied().cycle().take(k * CLASSES * h).collect();
-            let cell_params: Vec<CellParams> = cells.iter().map(|cell| CellParams::new(cell, n)).collect();
+            let w1_stack: Vec<f32> = w1_init
+                .iter()
+                .copied()
+                .cycle()
+                .take(k * CLASSES * h)
+                .collect();
+            let cell_params: Vec<CellParams> =
+                cells.iter().map(|cell| CellParams::new(cell, n)).collect();
             let states = vec![CellState::initial(); k];
-            let recorded = if settings.record_losses { (settings.steps as usize + 1) * k } else { 1 };
 
             let buffers = Buffers {
                 w0: storage_buffer(device, "W0 stack", &w0_stack),
@@ -121,42 +147,83 @@ impl Batch {
                 gf: zeroed_buffer(device, "dL/df", k * rows * CLASSES),
                 f0_train: zeroed_buffer(device, "f(theta_0) train", n * CLASSES),
                 f0_test: zeroed_buffer(device, "f(theta_0) test", n_test * CLASSES),
-                labels_train: storage_buffer(device, "train labels", &data.y_train.iter().map(|&y| u32::from(y)).collect::<Vec<_>>()),
-                labels_test: storage_buffer(device, "test labels", &data.y_test.iter().map(|&y| u32::from(y)).collect::<Vec<_>>()),
+                labels_train: storage_buffer(
+                    device,
+                    "train labels",
+                    &data
+                        .y_train
+                        .iter()
+                        .map(|&y| u32::from(y))
+                        .collect::<Vec<_>>(),
+                ),
+                labels_test: storage_buffer(
+                    device,
+                    "test labels",
+                    &data
+                        .y_test
+                        .iter()
+                        .map(|&y| u32::from(y))
+                        .collect::<Vec<_>>(),
+                ),
                 row_loss: zeroed_buffer(device, "loss per sample", k * n),
                 row_correct: zeroed_buffer(device, "correct per sample", k * n),
                 cells: storage_buffer(device, "cells", &cell_params),
                 state: storage_buffer(device, "cell states", &states),
                 non_finite: zeroed_buffer(device, "non-finite flags", k),
                 losses: storage_buffer(device, "losses", &vec![f32::NAN; recorded]),
-                schedule: storage_buffer(device, "schedule", &schedule(&settings.optimizer, settings.steps)),
+                schedule: storage_buffer(
+                    device,
+                    "schedule",
+                    &schedule(&settings.optimizer, settings.steps),
+                ),
                 positive0: zeroed_buffer(device, "signs at theta_0", n_test * h.div_ceil(32)),
                 same_sign: zeroed_buffer(device, "same-sign counts", k),
                 test_correct: zeroed_buffer(device, "test correct counts", k),
-                distance_w0: zeroed_buffer(device, "W0 distance partial sums", k * DISTANCE_PARTS as usize),
-                distance_w1: zeroed_buffer(device, "W1 distance partial sums", k * DISTANCE_PARTS as usize),
+                distance_w0: zeroed_buffer(
+                    device,
+                    "W0 distance partial sums",
+                    k * DISTANCE_PARTS as usize,
+                ),
+                distance_w1: zeroed_buffer(
+                    device,
+                    "W1 distance partial sums",
+                    k * DISTANCE_PARTS as usize,
+                ),
             };
-            let plan = Plan { gpu, kernels, buffers: &buffers, problem, cells: k };
+            let plan = Plan {
+                gpu,
+                kernels,
+                buffers: &buffers,
+                problem,
+                cells: k,
+            };
 
             let train = chunk_ranges(n, rows)
                 .into_iter()
-                .map(|(start, count)| plan.train_chunk(&data.x_train[start * d..(start + count) * d], start, count))
+                .map(|(start, count)| {
+                    plan.train_chunk(&data.x_train[start * d..(start + count) * d], start, count)
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             let test = chunk_ranges(n_test, rows)
                 .into_iter()
-                .map(|(start, count)| plan.test_chunk(&data.x_test[start * d..(start + count) * d], start, count))
+                .map(|(start, count)| {
+                    plan.test_chunk(&data.x_test[start * d..(start + count) * d], start, count)
+                })
                 .collect::<Result<Vec<_>, _>>()?;
 
             Ok(Self {
                 gpu: gpu.clone(),
                 cells: k,
                 hidden: h,
-                d,
                 train,
                 test,
                 finish_loss: plan.finish_loss(),
                 updates: plan.updates(),
-                advance_step: kernels.advance_step.dispatch(device, &[&buffers.schedule], [1, 1, 1]),
+                advance_step: kernels.advance_step.dispatch(
+                    device,
+                    &[&buffers.schedule],
+                    [1, 1, 1],
+                ),
                 distances: plan.distances(),
                 f: buffers.f.clone(),
                 f0_train: buffers.f0_train.clone(),
@@ -267,7 +334,7 @@ struct Buffers {
     distance_w1: Buffer,
 }
 
-/// What the dispatches of a batch are prepared from.
+/// Inputs from which the dispatches of a batch are prepared.
 struct Plan<'a> {
     gpu: &'a GpuDevice,
     kernels: &'a Kernels,
@@ -322,16 +389,24 @@ impl Plan<'_> {
             accumulate: false,
         };
         let count = (rows * width) as usize;
-        let params = ActivationParams { count: count as u32, a: self.problem.settings.activation.a as f32, pad: [0; 2] };
+        let params = ActivationParams {
+            count: count as u32,
+            a: self.problem.settings.activation.a as f32,
+            pad: [0; 2],
+        };
         let activation_params = uniform_buffer(self.device(), &params);
         Ok(vec![
-            self.kernels.matmul.prepare(self.gpu, &hidden_pre, x, &b.w0, &b.zhat)?,
+            self.kernels
+                .matmul
+                .prepare(self.gpu, &hidden_pre, x, &b.w0, &b.zhat)?,
             self.kernels.activate.dispatch(
                 self.device(),
                 &[&activation_params, &b.zhat, &b.z, &b.dsigma],
                 element_groups(count),
             ),
-            self.kernels.matmul.prepare(self.gpu, &output, &b.z, &b.w1, &b.f)?,
+            self.kernels
+                .matmul
+                .prepare(self.gpu, &output, &b.z, &b.w1, &b.f)?,
         ])
     }
 
@@ -354,7 +429,16 @@ impl Plan<'_> {
         };
         let loss = self.kernels.loss_rows.dispatch(
             device,
-            &[&uniform_buffer(device, &loss_params), &b.f, &b.f0_train, &b.labels_train, &b.cells, &b.gf, &b.row_loss, &b.row_correct],
+            &[
+                &uniform_buffer(device, &loss_params),
+                &b.f,
+                &b.f0_train,
+                &b.labels_train,
+                &b.cells,
+                &b.gf,
+                &b.row_loss,
+                &b.row_correct,
+            ],
             [rows.div_ceil(GROUP), k, 1],
         );
 
@@ -395,16 +479,26 @@ impl Plan<'_> {
             accumulate: !first,
         };
         let count = (rows * width) as usize;
-        let params = ActivationParams { count: count as u32, a: 0.0, pad: [0; 2] };
+        let params = ActivationParams {
+            count: count as u32,
+            a: 0.0,
+            pad: [0; 2],
+        };
         let backward = vec![
-            self.kernels.matmul.prepare(self.gpu, &w1_gradient, &b.gf, &b.z, &b.dw1)?,
-            self.kernels.matmul.prepare(self.gpu, &delta, &b.gf, &b.w1, &b.zhat)?,
+            self.kernels
+                .matmul
+                .prepare(self.gpu, &w1_gradient, &b.gf, &b.z, &b.dw1)?,
+            self.kernels
+                .matmul
+                .prepare(self.gpu, &delta, &b.gf, &b.w1, &b.zhat)?,
             self.kernels.apply_derivative.dispatch(
                 device,
                 &[&uniform_buffer(device, &params), &b.zhat, &b.dsigma],
                 element_groups(count),
             ),
-            self.kernels.matmul.prepare(self.gpu, &w0_gradient, &b.zhat, &x, &b.dw0)?,
+            self.kernels
+                .matmul
+                .prepare(self.gpu, &w0_gradient, &b.zhat, &x, &b.dw0)?,
         ];
 
         Ok(Chunk {
@@ -424,7 +518,16 @@ impl Plan<'_> {
         let x = storage_buffer(device, "test inputs", &to_f32(x));
         let rows = rows as u32;
         let words = h.div_ceil(32);
-        let params = MetricsParams { rows, row_offset: start as u32, cells: k, hidden: h, words, block: 0, parts: 0, pad: 0 };
+        let params = MetricsParams {
+            rows,
+            row_offset: start as u32,
+            cells: k,
+            hidden: h,
+            words,
+            block: 0,
+            parts: 0,
+            pad: 0,
+        };
         let uniform = uniform_buffer(device, &params);
         let per_sample = [rows.div_ceil(GROUP), k, 1];
         Ok(Chunk {
@@ -432,7 +535,11 @@ impl Plan<'_> {
             row_offset: start as u32,
             forward: self.forward(&x, rows)?,
             after_forward: vec![
-                self.kernels.count_same_sign.dispatch(device, &[&uniform, &b.zhat, &b.positive0, &b.same_sign], per_sample),
+                self.kernels.count_same_sign.dispatch(
+                    device,
+                    &[&uniform, &b.zhat, &b.positive0, &b.same_sign],
+                    per_sample,
+                ),
                 self.kernels.count_correct.dispatch(
                     device,
                     &[&uniform, &b.f, &b.f0_test, &b.labels_test, &b.test_correct],
@@ -477,48 +584,64 @@ impl Plan<'_> {
         )
     }
 
-    /// One update dispatch for the stacked W0 and one for the stacked W1.
+    /// Prepares one update dispatch for the stacked W0 and one for the stacked W1.
     fn updates(&self) -> Vec<Dispatch> {
         let (k, h, d, _) = self.dims();
         let b = self.buffers;
         let optimizer = &self.problem.settings.optimizer;
-        [(&b.w0, &b.dw0, &b.v0, &b.m0, h * d), (&b.w1, &b.dw1, &b.v1, &b.m1, CLASSES_U32 * h)]
-            .into_iter()
-            .map(|(w, g, v, m, block)| {
-                let count = (k * block) as usize;
-                let params = UpdateParams::new(optimizer, count, block as usize);
-                self.kernels.update.dispatch(
-                    self.device(),
-                    &[&uniform_buffer(self.device(), &params), w, g, v, m, &b.cells, &b.state, &b.non_finite, &b.schedule],
-                    element_groups(count),
-                )
-            })
-            .collect()
+        [
+            (&b.w0, &b.dw0, &b.v0, &b.m0, h * d),
+            (&b.w1, &b.dw1, &b.v1, &b.m1, CLASSES_U32 * h),
+        ]
+        .into_iter()
+        .map(|(w, g, v, m, block)| {
+            let count = (k * block) as usize;
+            let params = UpdateParams::new(optimizer, count, block as usize);
+            self.kernels.update.dispatch(
+                self.device(),
+                &[
+                    &uniform_buffer(self.device(), &params),
+                    w,
+                    g,
+                    v,
+                    m,
+                    &b.cells,
+                    &b.state,
+                    &b.non_finite,
+                    &b.schedule,
+                ],
+                element_groups(count),
+            )
+        })
+        .collect()
     }
 
     fn distances(&self) -> Vec<Dispatch> {
         let (k, h, d, _) = self.dims();
         let b = self.buffers;
-        [(&b.w0, &b.w0_init, &b.distance_w0, h * d), (&b.w1, &b.w1_init, &b.distance_w1, CLASSES_U32 * h)]
-            .into_iter()
-            .map(|(w, w_init, partial, block)| {
-                let params = MetricsParams {
-                    rows: 0,
-                    row_offset: 0,
-                    cells: k,
-                    hidden: h,
-                    words: 0,
-                    block,
-                    parts: DISTANCE_PARTS,
-                    pad: 0,
-                };
-                self.kernels.squared_distance.dispatch(
-                    self.device(),
-                    &[&uniform_buffer(self.device(), &params), w, w_init, partial],
-                    [DISTANCE_PARTS.div_ceil(GROUP), k, 1],
-                )
-            })
-            .collect()
+        [
+            (&b.w0, &b.w0_init, &b.distance_w0, h * d),
+            (&b.w1, &b.w1_init, &b.distance_w1, CLASSES_U32 * h),
+        ]
+        .into_iter()
+        .map(|(w, w_init, partial, block)| {
+            let params = MetricsParams {
+                rows: 0,
+                row_offset: 0,
+                cells: k,
+                hidden: h,
+                words: 0,
+                block,
+                parts: DISTANCE_PARTS,
+                pad: 0,
+            };
+            self.kernels.squared_distance.dispatch(
+                self.device(),
+                &[&uniform_buffer(self.device(), &params), w, w_init, partial],
+                [DISTANCE_PARTS.div_ceil(GROUP), k, 1],
+            )
+        })
+        .collect()
     }
 }
 

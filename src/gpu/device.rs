@@ -14,7 +14,10 @@ pub enum GpuError {
     )]
     NoAdapter,
     #[error("failed to open a device on adapter '{adapter}': {source}; use --backend cpu")]
-    RequestDevice { adapter: String, source: wgpu::RequestDeviceError },
+    RequestDevice {
+        adapter: String,
+        source: wgpu::RequestDeviceError,
+    },
     #[error(
         "GPU validation failed while {operation}: {message}. This is a defect in the GPU \
          engine; use --backend cpu and report the message"
@@ -29,7 +32,12 @@ pub enum GpuError {
         "{what} needs {bytes} bytes in one binding, but adapter '{adapter}' allows at most \
          {limit}; reduce the hidden width or use --backend cpu"
     )]
-    TooLarge { what: String, bytes: u64, limit: u64, adapter: String },
+    TooLarge {
+        what: String,
+        bytes: u64,
+        limit: u64,
+        adapter: String,
+    },
     #[error("waiting for the GPU failed while {operation}: {message}; use --backend cpu")]
     Wait { operation: String, message: String },
 }
@@ -52,11 +60,17 @@ impl GpuDevice {
     }
 
     async fn open() -> Result<Self, GpuError> {
-        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+        let instance =
+            wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
         let adapters = instance.enumerate_adapters(wgpu::Backends::all()).await;
         let adapter = adapters
             .into_iter()
-            .filter(|adapter| adapter.get_downlevel_capabilities().flags.contains(wgpu::DownlevelFlags::COMPUTE_SHADERS))
+            .filter(|adapter| {
+                adapter
+                    .get_downlevel_capabilities()
+                    .flags
+                    .contains(wgpu::DownlevelFlags::COMPUTE_SHADERS)
+            })
             .min_by_key(|adapter| device_type_rank(adapter.get_info().device_type))
             .ok_or(GpuError::NoAdapter)?;
         let info = adapter.get_info();
@@ -77,11 +91,19 @@ impl GpuDevice {
         let (device, queue) = adapter
             .request_device(&descriptor)
             .await
-            .map_err(|source| GpuError::RequestDevice { adapter: info.name.clone(), source })?;
+            .map_err(|source| GpuError::RequestDevice {
+                adapter: info.name.clone(),
+                source,
+            })?;
         device.on_uncaptured_error(std::sync::Arc::new(|err: wgpu::Error| {
             error!("gpu: uncaptured error: {err}");
         }));
-        Ok(Self { device, queue, info, limits })
+        Ok(Self {
+            device,
+            queue,
+            info,
+            limits,
+        })
     }
 
     /// Returns whether the adapter runs on the CPU (such as Mesa's lavapipe), where the
@@ -92,7 +114,10 @@ impl GpuDevice {
 
     /// Returns whether the adapter is a discrete or integrated GPU.
     pub fn is_real_gpu(&self) -> bool {
-        matches!(self.info.device_type, DeviceType::DiscreteGpu | DeviceType::IntegratedGpu)
+        matches!(
+            self.info.device_type,
+            DeviceType::DiscreteGpu | DeviceType::IntegratedGpu
+        )
     }
 
     /// Runs `work` inside validation and out-of-memory error scopes, so that a wgpu error
@@ -104,10 +129,16 @@ impl GpuDevice {
         let memory_error = block_on(memory.pop());
         let validation_error = block_on(validation.pop());
         if let Some(err) = memory_error {
-            return Err(GpuError::OutOfMemory { operation: operation.into(), message: err.to_string() });
+            return Err(GpuError::OutOfMemory {
+                operation: operation.into(),
+                message: err.to_string(),
+            });
         }
         if let Some(err) = validation_error {
-            return Err(GpuError::Validation { operation: operation.into(), message: err.to_string() });
+            return Err(GpuError::Validation {
+                operation: operation.into(),
+                message: err.to_string(),
+            });
         }
         Ok(value)
     }
@@ -117,12 +148,18 @@ impl GpuDevice {
         self.device
             .poll(wgpu::PollType::wait_indefinitely())
             .map(|_| ())
-            .map_err(|err| GpuError::Wait { operation: operation.into(), message: err.to_string() })
+            .map_err(|err| GpuError::Wait {
+                operation: operation.into(),
+                message: err.to_string(),
+            })
     }
 
     /// Checks that one binding of `bytes` bytes fits the adapter's binding limit.
     pub fn check_binding(&self, what: &str, bytes: u64) -> Result<(), GpuError> {
-        let limit = self.limits.max_storage_buffer_binding_size.min(self.limits.max_buffer_size);
+        let limit = self
+            .limits
+            .max_storage_buffer_binding_size
+            .min(self.limits.max_buffer_size);
         if bytes > limit {
             return Err(GpuError::TooLarge {
                 what: what.into(),

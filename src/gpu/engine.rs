@@ -6,7 +6,9 @@ use super::batch::{Batch, chunk_count, rows_per_chunk};
 use super::device::{GpuDevice, GpuError};
 use super::kernels::{Kernels, MatmulConfig, read_buffer};
 use super::layout::CellState;
-use crate::engine::{CellOutcome, CellSpec, Engine, EngineError, EngineEvent, Problem, validate_batch};
+use crate::engine::{
+    CellOutcome, CellSpec, Engine, EngineError, EngineEvent, Problem, validate_batch,
+};
 use crate::model::CLASSES;
 
 /// Steps recorded between two reads of the cell states, which report progress and stop
@@ -20,6 +22,9 @@ const STEPS_PER_SUBMIT: u64 = 32;
 pub struct GpuEngine {
     gpu: GpuDevice,
     kernels: Kernels,
+    /// Caps on samples per chunk and cells per pass below what the adapter allows.
+    max_rows: usize,
+    max_cells: usize,
 }
 
 impl GpuEngine {
@@ -29,9 +34,22 @@ impl GpuEngine {
         Self::with_device(gpu)
     }
 
+    /// Compiles the kernels for an already opened device.
     pub fn with_device(gpu: GpuDevice) -> Result<Self, GpuError> {
         let kernels = Kernels::new(&gpu, MatmulConfig::default())?;
-        Ok(Self { gpu, kernels })
+        Ok(Self {
+            gpu,
+            kernels,
+            max_rows: usize::MAX,
+            max_cells: usize::MAX,
+        })
+    }
+
+    /// Caps the samples per chunk and the cells per pass below what the adapter allows, so
+    /// that small problems exercise the chunked paths that large ones need.
+    pub fn limit_batch(&mut self, max_rows: usize, max_cells: usize) {
+        self.max_rows = max_rows.max(1);
+        self.max_cells = max_cells.max(1);
     }
 
     pub fn device(&self) -> &GpuDevice {
@@ -41,9 +59,13 @@ impl GpuEngine {
     /// Returns how many cells fit in one pass: the stacked W0 of all cells, its gradient
     /// and moments must each fit in one storage binding.
     pub fn max_cells_per_pass(&self, d: usize, hidden: usize) -> usize {
-        let limit = self.gpu.limits.max_storage_buffer_binding_size.min(self.gpu.limits.max_buffer_size);
+        let limit = self
+            .gpu
+            .limits
+            .max_storage_buffer_binding_size
+            .min(self.gpu.limits.max_buffer_size);
         let per_cell = 4 * (hidden * d.max(CLASSES)) as u64;
-        ((limit / per_cell.max(1)) as usize).max(1)
+        ((limit / per_cell.max(1)) as usize).clamp(1, self.max_cells)
     }
 
     fn train_pass(
@@ -54,8 +76,10 @@ impl GpuEngine {
         on_event: &mut dyn FnMut(EngineEvent<'_>),
     ) -> Result<Vec<CellOutcome>, GpuError> {
         let steps = problem.settings.steps;
-        let batch = Batch::upload(&self.gpu, &self.kernels, problem, cells)?;
-        let rows = rows_per_chunk(&self.gpu, cells.len() * batch.hidden, batch.d, problem.data.n_train().max(problem.data.n_test()));
+        let samples = problem.data.n_train().max(problem.data.n_test());
+        let width = cells.len() * problem.init.hidden;
+        let rows = rows_per_chunk(&self.gpu, width, problem.data.d, samples).min(self.max_rows);
+        let batch = Batch::upload(&self.gpu, &self.kernels, problem, cells, rows)?;
         debug!(
             "gpu: {} cells, {} training chunks and {} test chunks of up to {rows} samples",
             cells.len(),
@@ -63,7 +87,9 @@ impl GpuEngine {
             chunk_count(problem.data.n_test(), rows)
         );
 
-        self.submit("computing f(theta_0)", |encoder| batch.record_reference(encoder))?;
+        self.submit("computing f(theta_0)", |encoder| {
+            batch.record_reference(encoder)
+        })?;
 
         let mut states = vec![CellState::initial(); cells.len()];
         let mut start = 0;
@@ -83,7 +109,9 @@ impl GpuEngine {
             }
         }
 
-        self.submit("computing the metrics", |encoder| batch.record_metrics(encoder))?;
+        self.submit("computing the metrics", |encoder| {
+            batch.record_metrics(encoder)
+        })?;
         let outcomes = self.read_outcomes(&batch, problem, &states)?;
         for (i, outcome) in outcomes.iter().enumerate() {
             if let Some(step) = outcome.diverged_step {
@@ -96,13 +124,20 @@ impl GpuEngine {
                     cell.eta
                 );
             }
-            on_event(EngineEvent::CellFinished { index: first_index + i, outcome });
+            on_event(EngineEvent::CellFinished {
+                index: first_index + i,
+                outcome,
+            });
         }
         Ok(outcomes)
     }
 
     /// Records commands with `record`, submits them, and turns wgpu errors into `GpuError`s.
-    fn submit(&self, operation: &str, record: impl FnOnce(&mut wgpu::CommandEncoder)) -> Result<(), GpuError> {
+    fn submit(
+        &self,
+        operation: &str,
+        record: impl FnOnce(&mut wgpu::CommandEncoder),
+    ) -> Result<(), GpuError> {
         self.gpu.checked(operation, || {
             let mut encoder = self.gpu.device.create_command_encoder(&Default::default());
             record(&mut encoder);
@@ -111,7 +146,12 @@ impl GpuEngine {
     }
 
     /// Reads the states, counts, recorded losses and distances back and builds the outcomes.
-    fn read_outcomes(&self, batch: &Batch, problem: Problem<'_>, states: &[CellState]) -> Result<Vec<CellOutcome>, GpuError> {
+    fn read_outcomes(
+        &self,
+        batch: &Batch,
+        problem: Problem<'_>,
+        states: &[CellState],
+    ) -> Result<Vec<CellOutcome>, GpuError> {
         let gpu = batch.gpu();
         let k = batch.cells;
         let steps = problem.settings.steps;
@@ -119,7 +159,8 @@ impl GpuEngine {
         let n_test = problem.data.n_test() as f64;
         let non_finite: Vec<u32> = read_buffer(gpu, &batch.non_finite, "the non-finite flags")?;
         let same_sign: Vec<u32> = read_buffer(gpu, &batch.same_sign, "the same-sign counts")?;
-        let test_correct: Vec<u32> = read_buffer(gpu, &batch.test_correct, "the test accuracy counts")?;
+        let test_correct: Vec<u32> =
+            read_buffer(gpu, &batch.test_correct, "the test accuracy counts")?;
         let losses: Vec<f32> = read_buffer(gpu, &batch.losses, "the recorded losses")?;
         let distance_w0 = read_distances(gpu, &batch.distance_w0, k)?;
         let distance_w1 = read_distances(gpu, &batch.distance_w1, k)?;
@@ -130,7 +171,7 @@ impl GpuEngine {
             .iter()
             .enumerate()
             .map(|(cell, state)| {
-                // A cell that diverged on its loss at step t recorded L_0..L_t; one whose
+                // A cell that diverged on its loss at step t recorded L_0..L_t. A cell whose
                 // update at step t - 1 left a non-finite parameter recorded L_0..L_(t-1).
                 let recorded = match state.diverged() {
                     None => steps + 1,
@@ -138,7 +179,9 @@ impl GpuEngine {
                     Some(step) => step + 1,
                 };
                 let losses = if problem.settings.record_losses {
-                    (0..recorded as usize).map(|t| f64::from(losses[t * k + cell])).collect()
+                    (0..recorded as usize)
+                        .map(|t| f64::from(losses[t * k + cell]))
+                        .collect()
                 } else {
                     Vec::new()
                 };
@@ -161,7 +204,8 @@ impl GpuEngine {
                         final_loss,
                         train_acc: f64::from(state.train_correct) / n,
                         test_acc: f64::from(test_correct[cell]) / n_test,
-                        sign_consistency: f64::from(same_sign[cell]) / (n_test * batch.hidden as f64),
+                        sign_consistency: f64::from(same_sign[cell])
+                            / (n_test * batch.hidden as f64),
                         rel_change_w0: distance_w0[cell].sqrt() / norm_w0,
                         rel_change_w1: distance_w1[cell].sqrt() / norm_w1,
                         losses,
@@ -175,9 +219,16 @@ impl GpuEngine {
 
 /// Sends one `Step` event for each finished step t < T, counting the cells that had not
 /// diverged before step t.
-fn report_steps(states: &[CellState], steps: std::ops::Range<u64>, on_event: &mut dyn FnMut(EngineEvent<'_>)) {
+fn report_steps(
+    states: &[CellState],
+    steps: std::ops::Range<u64>,
+    on_event: &mut dyn FnMut(EngineEvent<'_>),
+) {
     for t in steps {
-        let active = states.iter().filter(|state| state.diverged().is_none_or(|step| step >= t)).count();
+        let active = states
+            .iter()
+            .filter(|state| state.diverged().is_none_or(|step| step >= t))
+            .count();
         if active == 0 {
             break;
         }
@@ -186,16 +237,27 @@ fn report_steps(states: &[CellState], steps: std::ops::Range<u64>, on_event: &mu
 }
 
 /// Returns each cell's squared distance, adding the float32 partial sums in float64.
-fn read_distances(gpu: &GpuDevice, buffer: &wgpu::Buffer, cells: usize) -> Result<Vec<f64>, GpuError> {
+fn read_distances(
+    gpu: &GpuDevice,
+    buffer: &wgpu::Buffer,
+    cells: usize,
+) -> Result<Vec<f64>, GpuError> {
     let partial: Vec<f32> = read_buffer(gpu, buffer, "the parameter distances")?;
     let parts = partial.len() / cells;
-    Ok(partial.chunks(parts).map(|sums| sums.iter().map(|&s| f64::from(s)).sum()).collect())
+    Ok(partial
+        .chunks(parts)
+        .map(|sums| sums.iter().map(|&s| f64::from(s)).sum())
+        .collect())
 }
 
 /// Returns the Euclidean norm of the values as rounded to float32, which is what the GPU
 /// starts from.
 fn norm_f32(values: &[f64]) -> f64 {
-    values.iter().map(|&v| f64::from(v as f32).powi(2)).sum::<f64>().sqrt()
+    values
+        .iter()
+        .map(|&v| f64::from(v as f32).powi(2))
+        .sum::<f64>()
+        .sqrt()
 }
 
 impl Engine for GpuEngine {
@@ -214,9 +276,22 @@ impl Engine for GpuEngine {
         on_event: &mut dyn FnMut(EngineEvent<'_>),
     ) -> Result<Vec<CellOutcome>, EngineError> {
         validate_batch(problem, cells)?;
+        let steps = problem.settings.steps;
+        if steps >= u64::from(u32::MAX) {
+            return Err(EngineError::Unavailable(
+                "gpu".into(),
+                format!(
+                    "{steps} steps exceed the GPU engine's step counter ({}); use --backend cpu",
+                    u32::MAX - 1
+                ),
+            ));
+        }
         let per_pass = self.max_cells_per_pass(problem.data.d, problem.init.hidden);
         if per_pass < cells.len() {
-            info!("gpu: {} cells exceed the {per_pass} that fit in one pass; training them in groups", cells.len());
+            info!(
+                "gpu: {} cells exceed the {per_pass} that fit in one pass; training them in groups",
+                cells.len()
+            );
         }
         let mut outcomes = Vec::with_capacity(cells.len());
         for (group, group_cells) in cells.chunks(per_pass).enumerate() {

@@ -10,7 +10,7 @@ use super::device::{GpuDevice, GpuError};
 /// Invocations per workgroup of the one-dimensional kernels; the shaders fix it too.
 pub(crate) const GROUP: u32 = 64;
 
-/// How a kernel sees one binding.
+/// Access mode of one binding in a kernel.
 #[derive(Clone, Copy)]
 pub(crate) enum Access {
     Uniform,
@@ -77,7 +77,11 @@ impl Kernel {
             },
             cache: None,
         });
-        Self { pipeline, layout, bindings: bindings.iter().map(|&(b, _)| b).collect() }
+        Self {
+            pipeline,
+            layout,
+            bindings: bindings.iter().map(|&(b, _)| b).collect(),
+        }
     }
 
     /// Binds `buffers` to the kernel's bindings, in the order they were declared.
@@ -87,14 +91,30 @@ impl Kernel {
             .bindings
             .iter()
             .zip(buffers)
-            .map(|(&binding, buffer)| wgpu::BindGroupEntry { binding, resource: buffer.as_entire_binding() })
+            .map(|(&binding, buffer)| wgpu::BindGroupEntry {
+                binding,
+                resource: buffer.as_entire_binding(),
+            })
             .collect();
-        device.create_bind_group(&wgpu::BindGroupDescriptor { label: None, layout: &self.layout, entries: &entries })
+        device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: None,
+            layout: &self.layout,
+            entries: &entries,
+        })
     }
 
     /// Prepares a dispatch of this kernel over `groups` workgroups.
-    pub(crate) fn dispatch(&self, device: &Device, buffers: &[&Buffer], groups: [u32; 3]) -> Dispatch {
-        Dispatch { pipeline: self.pipeline.clone(), bind_group: self.bind(device, buffers), groups }
+    pub(crate) fn dispatch(
+        &self,
+        device: &Device,
+        buffers: &[&Buffer],
+        groups: [u32; 3],
+    ) -> Dispatch {
+        Dispatch {
+            pipeline: self.pipeline.clone(),
+            bind_group: self.bind(device, buffers),
+            groups,
+        }
     }
 }
 
@@ -132,11 +152,14 @@ pub struct MatmulConfig {
 
 impl Default for MatmulConfig {
     fn default() -> Self {
-        Self { group_x: 8, group_y: 8 }
+        Self {
+            group_x: 8,
+            group_y: 8,
+        }
     }
 }
 
-/// Where a matrix operand lives in its buffer, in elements: element (i, j) of batch entry b
+/// Position of a matrix operand in its buffer, in elements: element (i, j) of batch entry b
 /// is at `offset + b * batch_stride + i * row_stride + j * col_stride`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Operand {
@@ -147,15 +170,25 @@ pub struct Operand {
 }
 
 impl Operand {
-    /// A row-major matrix with `cols` columns.
+    /// Describes a row-major matrix with `cols` columns.
     pub fn row_major(cols: u32) -> Self {
-        Self { offset: 0, row_stride: cols, col_stride: 1, batch_stride: 0 }
+        Self {
+            offset: 0,
+            row_stride: cols,
+            col_stride: 1,
+            batch_stride: 0,
+        }
     }
 
-    /// The transpose of a row-major matrix with `stored_cols` columns: element (i, j) of the
-    /// operand is element (j, i) of the stored matrix, at j * stored_cols + i.
+    /// Describes the transpose of a row-major matrix with `stored_cols` columns: element
+    /// (i, j) of the operand is element (j, i) of the stored matrix, at j * stored_cols + i.
     pub fn transposed(stored_cols: u32) -> Self {
-        Self { offset: 0, row_stride: 1, col_stride: stored_cols, batch_stride: 0 }
+        Self {
+            offset: 0,
+            row_stride: 1,
+            col_stride: stored_cols,
+            batch_stride: 0,
+        }
     }
 
     pub fn with_offset(self, offset: u32) -> Self {
@@ -163,7 +196,10 @@ impl Operand {
     }
 
     pub fn with_batch_stride(self, batch_stride: u32) -> Self {
-        Self { batch_stride, ..self }
+        Self {
+            batch_stride,
+            ..self
+        }
     }
 }
 
@@ -240,46 +276,105 @@ impl Kernels {
         let device = &gpu.device;
         gpu.checked("compiling the compute shaders", || {
             let matmul = device.create_shader_module(MATMUL_SOURCE);
-            let activation = device.create_shader_module(wgpu::include_wgsl!("../../shaders/activation.wgsl"));
+            let activation =
+                device.create_shader_module(wgpu::include_wgsl!("../../shaders/activation.wgsl"));
             let loss = device.create_shader_module(wgpu::include_wgsl!("../../shaders/loss.wgsl"));
-            let update = device.create_shader_module(wgpu::include_wgsl!("../../shaders/update.wgsl"));
-            let metrics = device.create_shader_module(wgpu::include_wgsl!("../../shaders/metrics.wgsl"));
-            let kernel = |module, entry, bindings: &[(u32, Access)]| Kernel::new(device, module, entry, bindings, &[]);
+            let update =
+                device.create_shader_module(wgpu::include_wgsl!("../../shaders/update.wgsl"));
+            let metrics =
+                device.create_shader_module(wgpu::include_wgsl!("../../shaders/metrics.wgsl"));
+            let kernel = |module, entry, bindings: &[(u32, Access)]| {
+                Kernel::new(device, module, entry, bindings, &[])
+            };
             Self {
                 matmul: MatmulKernel::compile(device, &matmul, matmul_config),
-                activate: kernel(&activation, "activate", &[(0, Uniform), (1, Read), (2, ReadWrite), (3, ReadWrite)]),
-                apply_derivative: kernel(&activation, "apply_derivative", &[(0, Uniform), (4, ReadWrite), (5, Read)]),
+                activate: kernel(
+                    &activation,
+                    "activate",
+                    &[(0, Uniform), (1, Read), (2, ReadWrite), (3, ReadWrite)],
+                ),
+                apply_derivative: kernel(
+                    &activation,
+                    "apply_derivative",
+                    &[(0, Uniform), (4, ReadWrite), (5, Read)],
+                ),
                 loss_rows: kernel(
                     &loss,
                     "loss_rows",
-                    &[(0, Uniform), (1, Read), (2, Read), (3, Read), (4, Read), (5, ReadWrite), (6, ReadWrite), (7, ReadWrite)],
+                    &[
+                        (0, Uniform),
+                        (1, Read),
+                        (2, Read),
+                        (3, Read),
+                        (4, Read),
+                        (5, ReadWrite),
+                        (6, ReadWrite),
+                        (7, ReadWrite),
+                    ],
                 ),
                 finish_loss: kernel(
                     &loss,
                     "finish_loss",
-                    &[(0, Uniform), (4, Read), (6, ReadWrite), (7, ReadWrite), (8, ReadWrite), (9, ReadWrite), (10, ReadWrite), (11, Read)],
+                    &[
+                        (0, Uniform),
+                        (4, Read),
+                        (6, ReadWrite),
+                        (7, ReadWrite),
+                        (8, ReadWrite),
+                        (9, ReadWrite),
+                        (10, ReadWrite),
+                        (11, Read),
+                    ],
                 ),
                 update: kernel(
                     &update,
                     "update",
-                    &[(0, Uniform), (1, ReadWrite), (2, Read), (3, ReadWrite), (4, ReadWrite), (5, Read), (6, Read), (7, ReadWrite), (8, Read)],
+                    &[
+                        (0, Uniform),
+                        (1, ReadWrite),
+                        (2, Read),
+                        (3, ReadWrite),
+                        (4, ReadWrite),
+                        (5, Read),
+                        (6, Read),
+                        (7, ReadWrite),
+                        (8, Read),
+                    ],
                 ),
                 advance_step: kernel(&update, "advance_step", &[(9, ReadWrite)]),
-                store_signs: kernel(&metrics, "store_signs", &[(0, Uniform), (1, Read), (2, ReadWrite)]),
-                count_same_sign: kernel(&metrics, "count_same_sign", &[(0, Uniform), (1, Read), (3, Read), (4, ReadWrite)]),
+                store_signs: kernel(
+                    &metrics,
+                    "store_signs",
+                    &[(0, Uniform), (1, Read), (2, ReadWrite)],
+                ),
+                count_same_sign: kernel(
+                    &metrics,
+                    "count_same_sign",
+                    &[(0, Uniform), (1, Read), (3, Read), (4, ReadWrite)],
+                ),
                 count_correct: kernel(
                     &metrics,
                     "count_correct",
-                    &[(0, Uniform), (5, Read), (6, Read), (7, Read), (8, ReadWrite)],
+                    &[
+                        (0, Uniform),
+                        (5, Read),
+                        (6, Read),
+                        (7, Read),
+                        (8, ReadWrite),
+                    ],
                 ),
-                squared_distance: kernel(&metrics, "squared_distance", &[(0, Uniform), (9, Read), (10, Read), (11, ReadWrite)]),
+                squared_distance: kernel(
+                    &metrics,
+                    "squared_distance",
+                    &[(0, Uniform), (9, Read), (10, Read), (11, ReadWrite)],
+                ),
             }
         })
     }
-
 }
 
-const MATMUL_SOURCE: wgpu::ShaderModuleDescriptor<'static> = wgpu::include_wgsl!("../../shaders/matmul.wgsl");
+const MATMUL_SOURCE: wgpu::ShaderModuleDescriptor<'static> =
+    wgpu::include_wgsl!("../../shaders/matmul.wgsl");
 
 /// The matrix-product pipeline for one register block and workgroup shape.
 #[derive(Clone)]
@@ -304,7 +399,10 @@ impl MatmulKernel {
             ("GROUP_Y", config.group_y as f64),
         ];
         let bindings = [(0, Uniform), (1, Read), (2, Read), (3, ReadWrite)];
-        Self { kernel: Kernel::new(device, module, "matmul", &bindings, &constants), config }
+        Self {
+            kernel: Kernel::new(device, module, "matmul", &bindings, &constants),
+            config,
+        }
     }
 
     /// Prepares C = scale A B (+ C) with A, B and C in the given buffers.
@@ -319,7 +417,11 @@ impl MatmulKernel {
         let config = self.config;
         let column_blocks = shape.n.div_ceil(MATMUL_BLOCK);
         let row_blocks = shape.m.div_ceil(MATMUL_BLOCK);
-        let groups = [column_blocks.div_ceil(config.group_x), row_blocks.div_ceil(config.group_y), shape.batch];
+        let groups = [
+            column_blocks.div_ceil(config.group_x),
+            row_blocks.div_ceil(config.group_y),
+            shape.batch,
+        ];
         let max = gpu.limits.max_compute_workgroups_per_dimension;
         if groups.iter().any(|&g| g > max) {
             return Err(GpuError::Validation {
@@ -331,7 +433,9 @@ impl MatmulKernel {
             });
         }
         let uniform = uniform_buffer(&gpu.device, &shape.uniform());
-        Ok(self.kernel.dispatch(&gpu.device, &[&uniform, a, b, c], groups))
+        Ok(self
+            .kernel
+            .dispatch(&gpu.device, &[&uniform, a, b, c], groups))
     }
 }
 
@@ -361,7 +465,11 @@ pub(crate) fn storage_buffer<T: Pod>(device: &Device, label: &str, values: &[T])
     let padding = [0u8; 16];
     device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
         label: Some(label),
-        contents: if contents.is_empty() { &padding } else { contents },
+        contents: if contents.is_empty() {
+            &padding
+        } else {
+            contents
+        },
         usage: BufferUsages::STORAGE | BufferUsages::COPY_SRC | BufferUsages::COPY_DST,
     })
 }
@@ -378,7 +486,11 @@ pub(crate) fn zeroed_buffer(device: &Device, label: &str, elements: usize) -> Bu
 
 /// Copies `buffer` to the host and returns its contents as `T`s. Blocks until the GPU has
 /// finished every submitted command.
-pub(crate) fn read_buffer<T: Pod>(gpu: &GpuDevice, buffer: &Buffer, what: &str) -> Result<Vec<T>, GpuError> {
+pub(crate) fn read_buffer<T: Pod>(
+    gpu: &GpuDevice,
+    buffer: &Buffer,
+    what: &str,
+) -> Result<Vec<T>, GpuError> {
     let size = buffer.size();
     let staging = gpu.device.create_buffer(&wgpu::BufferDescriptor {
         label: Some("readback"),
@@ -398,11 +510,18 @@ pub(crate) fn read_buffer<T: Pod>(gpu: &GpuDevice, buffer: &Buffer, what: &str) 
     gpu.wait(&operation)?;
     receiver
         .recv()
-        .map_err(|err| GpuError::Wait { operation: operation.clone(), message: err.to_string() })?
-        .map_err(|err| GpuError::Wait { operation: operation.clone(), message: err.to_string() })?;
-    let view = staging
-        .get_mapped_range(..)
-        .map_err(|err| GpuError::Wait { operation: operation.clone(), message: err.to_string() })?;
+        .map_err(|err| GpuError::Wait {
+            operation: operation.clone(),
+            message: err.to_string(),
+        })?
+        .map_err(|err| GpuError::Wait {
+            operation: operation.clone(),
+            message: err.to_string(),
+        })?;
+    let view = staging.get_mapped_range(..).map_err(|err| GpuError::Wait {
+        operation: operation.clone(),
+        message: err.to_string(),
+    })?;
     let values = bytemuck::cast_slice::<u8, T>(&view).to_vec();
     drop(view);
     staging.unmap();

@@ -8,7 +8,8 @@ use crate::optim::{EpsPlacement, OptimizerKind, OptimizerSettings, Update};
 /// `CellState::diverged_step` of a cell that is still training.
 pub(crate) const NOT_DIVERGED: u32 = u32::MAX;
 
-/// The update rule as update.wgsl numbers it; the modified variants differ only in `fold`.
+/// Returns the update rule as update.wgsl numbers it. The modified variants differ from
+/// the plain ones only in `fold`.
 fn rule(kind: OptimizerKind) -> u32 {
     match kind {
         OptimizerKind::Gd => 0,
@@ -59,7 +60,12 @@ pub(crate) struct CellState {
 
 impl CellState {
     pub(crate) fn initial() -> Self {
-        Self { loss0: f32::NAN, last_loss: f32::NAN, diverged_step: NOT_DIVERGED, train_correct: 0 }
+        Self {
+            loss0: f32::NAN,
+            last_loss: f32::NAN,
+            diverged_step: NOT_DIVERGED,
+            train_correct: 0,
+        }
     }
 
     pub(crate) fn diverged(&self) -> Option<u64> {

@@ -4,7 +4,9 @@
 use wgpu::Buffer;
 
 use super::device::{GpuDevice, GpuError};
-use super::kernels::{Dispatch, MatmulConfig, MatmulKernel, MatmulShape, read_buffer, storage_buffer};
+use super::kernels::{
+    Dispatch, MatmulConfig, MatmulKernel, MatmulShape, read_buffer, storage_buffer,
+};
 
 /// The operands of one product, uploaded once, and the prepared dispatch.
 pub struct GpuMatmul {
@@ -34,7 +36,11 @@ impl GpuMatmul {
             let dispatch = kernel.prepare(gpu, shape, &a, &b, &c);
             (c, dispatch)
         })?;
-        Ok(Self { gpu: gpu.clone(), c: c_buffer, dispatch: dispatch? })
+        Ok(Self {
+            gpu: gpu.clone(),
+            c: c_buffer,
+            dispatch: dispatch?,
+        })
     }
 
     /// Runs the product `repeats` times in one submission and waits for it to finish.
