@@ -202,3 +202,22 @@ fn required_limits(adapter: &Adapter) -> Limits {
         ..defaults
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_adapter_message_names_fixes() {
+        let message = GpuError::NoAdapter.to_string();
+        assert!(message.contains("mesa-vulkan-drivers"), "{message}");
+        assert!(message.contains("--backend cpu"), "{message}");
+    }
+
+    #[test]
+    fn device_types_rank_gpus_first() {
+        assert!(device_type_rank(DeviceType::DiscreteGpu) < device_type_rank(DeviceType::IntegratedGpu));
+        assert!(device_type_rank(DeviceType::IntegratedGpu) < device_type_rank(DeviceType::VirtualGpu));
+        assert!(device_type_rank(DeviceType::VirtualGpu) < device_type_rank(DeviceType::Cpu));
+    }
+}

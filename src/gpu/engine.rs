@@ -219,6 +219,8 @@ impl GpuEngine {
 
 /// Sends one `Step` event for each finished step t < T, counting the cells that had not
 /// diverged before step t.
+// NOTE: a cell whose update left a non-finite parameter is counted for one step more than
+// the CPU engine counts it, so the progress bar may run ahead by a step per such cell.
 fn report_steps(
     states: &[CellState],
     steps: std::ops::Range<u64>,
