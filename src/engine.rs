@@ -89,6 +89,8 @@ pub enum EngineError {
     EmptyBatch,
     #[error("backend '{0}' is not available: {1}")]
     Unavailable(String, String),
+    #[error(transparent)]
+    Gpu(#[from] crate::gpu::GpuError),
 }
 
 /// A training engine.

@@ -1,0 +1,117 @@
+//! GFLOP/s of the GPU matrix-product kernel on the layouts of a training step.
+//!
+//! Criterion reports throughput in elements per second, where one element is one
+//! floating-point operation, so "Gelem/s" reads as GFLOP/s. Without a GPU adapter the
+//! benchmark prints why and measures nothing.
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use lazysweep::gpu::{GpuDevice, GpuMatmul, MatmulConfig, MatmulShape, Operand};
+
+/// zhat = X W0stack^T for n samples of dimension d and `width` stacked hidden units.
+fn forward(n: u32, d: u32, width: u32) -> MatmulShape {
+    MatmulShape {
+        batch: 1,
+        m: n,
+        n: width,
+        k: d,
+        a: Operand::row_major(d),
+        b: Operand::transposed(d),
+        c: Operand::row_major(width),
+        scale: 1.0,
+        accumulate: false,
+    }
+}
+
+/// dW0stack = Delta^T X, accumulated as across sample chunks.
+fn gradient(n: u32, d: u32, width: u32) -> MatmulShape {
+    MatmulShape {
+        batch: 1,
+        m: width,
+        n: d,
+        k: n,
+        a: Operand::transposed(width),
+        b: Operand::row_major(d),
+        c: Operand::row_major(d),
+        scale: 1.0,
+        accumulate: true,
+    }
+}
+
+/// C = A B with every operand row-major and square.
+fn square(size: u32) -> MatmulShape {
+    MatmulShape {
+        batch: 1,
+        m: size,
+        n: size,
+        k: size,
+        a: Operand::row_major(size),
+        b: Operand::row_major(size),
+        c: Operand::row_major(size),
+        scale: 1.0,
+        accumulate: false,
+    }
+}
+
+fn filled(len: u32) -> Vec<f32> {
+    (0..len).map(|i| ((i % 97) as f32 - 48.0) / 97.0).collect()
+}
+
+fn bench_products(c: &mut Criterion) {
+    let gpu = match GpuDevice::new() {
+        Ok(gpu) => gpu,
+        Err(err) => {
+            eprintln!("gpu_matmul: skipped: {err}");
+            return;
+        }
+    };
+    eprintln!(
+        "gpu_matmul: adapter '{}' ({:?})",
+        gpu.info.name, gpu.info.device_type
+    );
+
+    let configs = [
+        MatmulConfig::default(),
+        MatmulConfig {
+            group_x: 16,
+            group_y: 4,
+        },
+    ];
+    let mut group = c.benchmark_group("gpu_matmul");
+    group.sample_size(10);
+    for config in configs {
+        let shape = square(1024);
+        let a = filled(shape.m * shape.k);
+        let product = GpuMatmul::new(&gpu, config, &shape, &a, &a, &a).unwrap();
+        let label = format!("square 1024 group {}x{}", config.group_x, config.group_y);
+        group.throughput(Throughput::Elements(shape.flops() as u64));
+        group.bench_function(BenchmarkId::from_parameter(label), |bench| {
+            bench.iter(|| product.run(1).unwrap());
+        });
+    }
+    for (n, d, width) in [(2000, 784, 8000), (500, 784, 2000)] {
+        for (name, shape) in [
+            ("forward", forward(n, d, width)),
+            ("gradient", gradient(n, d, width)),
+        ] {
+            let a = filled(shape.m * shape.k);
+            let b = filled(shape.k * shape.n);
+            let c_init = vec![0.0; (shape.m * shape.n) as usize];
+            for config in configs {
+                let product = GpuMatmul::new(&gpu, config, &shape, &a, &b, &c_init).unwrap();
+                product.run(1).unwrap();
+                let label = format!(
+                    "{name} {n}x{d}x{width} group {}x{}",
+                    config.group_x, config.group_y
+                );
+                group.throughput(Throughput::Elements(shape.flops() as u64));
+                group.bench_function(BenchmarkId::from_parameter(label), |bench| {
+                    bench.iter(|| product.run(1).unwrap());
+                });
+            }
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_products);
+criterion_main!(benches);

@@ -1,0 +1,651 @@
+//! The buffers of one batch of cells on the GPU and the dispatches that work on them.
+//!
+//! Samples are processed in chunks so that every activation buffer (rows x cells x hidden
+//! float32 values) and every chunk of inputs fits in one storage binding. Gradients are
+//! summed over the chunks by accumulating matrix products.
+
+use wgpu::{Buffer, CommandEncoder, Device};
+
+use super::device::{GpuDevice, GpuError};
+use super::kernels::{
+    Dispatch, GROUP, Kernels, MatmulShape, Operand, element_groups, storage_buffer, uniform_buffer,
+    zeroed_buffer,
+};
+use super::layout::{
+    ActivationParams, CellParams, CellState, LossParams, MetricsParams, UpdateParams, schedule,
+};
+use crate::engine::{CellSpec, Problem};
+use crate::model::CLASSES;
+
+const CLASSES_U32: u32 = CLASSES as u32;
+
+/// Partial sums per cell in the parameter-distance kernel.
+const DISTANCE_PARTS: u32 = 256;
+
+/// A range of samples and the dispatches that run on it.
+struct Chunk {
+    rows: u32,
+    row_offset: u32,
+    /// zhat = X W0stack^T / sqrt(d), z = sigma(zhat), f = Z W1^T / sqrt(h).
+    forward: Vec<Dispatch>,
+    /// Training chunks: the loss terms and dL/df. Test chunks: the metric counts.
+    after_forward: Vec<Dispatch>,
+    /// Training chunks only: dW1, Delta and dW0, accumulated over chunks.
+    backward: Vec<Dispatch>,
+    /// Test chunks only: the signs of zhat at theta_0.
+    store_signs: Option<Dispatch>,
+}
+
+/// Every buffer and prepared dispatch of a batch.
+pub(super) struct Batch {
+    gpu: GpuDevice,
+    pub cells: usize,
+    pub hidden: usize,
+    train: Vec<Chunk>,
+    test: Vec<Chunk>,
+    finish_loss: Dispatch,
+    updates: Vec<Dispatch>,
+    advance_step: Dispatch,
+    distances: Vec<Dispatch>,
+    f: Buffer,
+    f0_train: Buffer,
+    f0_test: Buffer,
+    pub state: Buffer,
+    pub non_finite: Buffer,
+    pub losses: Buffer,
+    pub same_sign: Buffer,
+    pub test_correct: Buffer,
+    pub distance_w0: Buffer,
+    pub distance_w1: Buffer,
+}
+
+/// Returns the samples per chunk: as many as fit in one binding of the widest per-sample
+/// buffer, and at least one.
+pub(super) fn rows_per_chunk(gpu: &GpuDevice, width: usize, d: usize, n: usize) -> usize {
+    let limit = gpu
+        .limits
+        .max_storage_buffer_binding_size
+        .min(gpu.limits.max_buffer_size);
+    let per_row = 4 * width.max(d).max(CLASSES) as u64;
+    ((limit / per_row) as usize).clamp(1, n.max(1))
+}
+
+/// Returns (row_offset, rows) for each chunk of `n` samples.
+fn chunk_ranges(n: usize, rows: usize) -> Vec<(usize, usize)> {
+    (0..n)
+        .step_by(rows.max(1))
+        .map(|start| (start, rows.min(n - start)))
+        .collect()
+}
+
+fn to_f32(values: &[f64]) -> Vec<f32> {
+    values.iter().map(|&v| v as f32).collect()
+}
+
+impl Batch {
+    /// Uploads the data, theta_0 for every cell and the cell constants, and prepares every
+    /// dispatch for chunks of `rows` samples.
+    pub fn upload(
+        gpu: &GpuDevice,
+        kernels: &Kernels,
+        problem: Problem<'_>,
+        cells: &[CellSpec],
+        rows: usize,
+    ) -> Result<Self, GpuError> {
+        let data = problem.data;
+        let init = problem.init;
+        let settings = problem.settings;
+        let (k, h, d) = (cells.len(), init.hidden, data.d);
+        let (n, n_test) = (data.n_train(), data.n_test());
+        let width = k * h;
+        let recorded = if settings.record_losses {
+            (settings.steps as usize + 1) * k
+        } else {
+            1
+        };
+
+        for (what, elements) in [
+            ("the stacked W0 of the batch", width * d),
+            ("the stacked W1 of the batch", k * CLASSES * h),
+            ("the outputs f of one chunk", k * rows * CLASSES),
+            ("f(theta_0) on the test set", n_test * CLASSES),
+            ("the recorded losses", recorded),
+        ] {
+            gpu.check_binding(what, 4 * elements as u64)?;
+        }
+
+        gpu.checked("uploading a batch", || {
+            let device = &gpu.device;
+            let w0_init = to_f32(&init.w0);
+            let w1_init = to_f32(&init.w1);
+            let w0_stack: Vec<f32> = w0_init.iter().copied().cycle().take(width * d).collect();
+            let w1_stack: Vec<f32> = w1_init
+                .iter()
+                .copied()
+                .cycle()
+                .take(k * CLASSES * h)
+                .collect();
+            let cell_params: Vec<CellParams> =
+                cells.iter().map(|cell| CellParams::new(cell, n)).collect();
+            let states = vec![CellState::initial(); k];
+
+            let buffers = Buffers {
+                w0: storage_buffer(device, "W0 stack", &w0_stack),
+                w1: storage_buffer(device, "W1 stack", &w1_stack),
+                dw0: zeroed_buffer(device, "dW0 stack", width * d),
+                dw1: zeroed_buffer(device, "dW1 stack", k * CLASSES * h),
+                v0: zeroed_buffer(device, "v of W0", width * d),
+                m0: zeroed_buffer(device, "m of W0", width * d),
+                v1: zeroed_buffer(device, "v of W1", k * CLASSES * h),
+                m1: zeroed_buffer(device, "m of W1", k * CLASSES * h),
+                w0_init: storage_buffer(device, "W0 at theta_0", &w0_init),
+                w1_init: storage_buffer(device, "W1 at theta_0", &w1_init),
+                zhat: zeroed_buffer(device, "zhat and Delta", rows * width),
+                z: zeroed_buffer(device, "z", rows * width),
+                dsigma: zeroed_buffer(device, "sigma'(zhat)", rows * width),
+                f: zeroed_buffer(device, "f", k * rows * CLASSES),
+                gf: zeroed_buffer(device, "dL/df", k * rows * CLASSES),
+                f0_train: zeroed_buffer(device, "f(theta_0) train", n * CLASSES),
+                f0_test: zeroed_buffer(device, "f(theta_0) test", n_test * CLASSES),
+                labels_train: storage_buffer(
+                    device,
+                    "train labels",
+                    &data
+                        .y_train
+                        .iter()
+                        .map(|&y| u32::from(y))
+                        .collect::<Vec<_>>(),
+                ),
+                labels_test: storage_buffer(
+                    device,
+                    "test labels",
+                    &data
+                        .y_test
+                        .iter()
+                        .map(|&y| u32::from(y))
+                        .collect::<Vec<_>>(),
+                ),
+                row_loss: zeroed_buffer(device, "loss per sample", k * n),
+                row_correct: zeroed_buffer(device, "correct per sample", k * n),
+                cells: storage_buffer(device, "cells", &cell_params),
+                state: storage_buffer(device, "cell states", &states),
+                non_finite: zeroed_buffer(device, "non-finite flags", k),
+                losses: storage_buffer(device, "losses", &vec![f32::NAN; recorded]),
+                schedule: storage_buffer(
+                    device,
+                    "schedule",
+                    &schedule(&settings.optimizer, settings.steps),
+                ),
+                positive0: zeroed_buffer(device, "signs at theta_0", n_test * h.div_ceil(32)),
+                same_sign: zeroed_buffer(device, "same-sign counts", k),
+                test_correct: zeroed_buffer(device, "test correct counts", k),
+                distance_w0: zeroed_buffer(
+                    device,
+                    "W0 distance partial sums",
+                    k * DISTANCE_PARTS as usize,
+                ),
+                distance_w1: zeroed_buffer(
+                    device,
+                    "W1 distance partial sums",
+                    k * DISTANCE_PARTS as usize,
+                ),
+            };
+            let plan = Plan {
+                gpu,
+                kernels,
+                buffers: &buffers,
+                problem,
+                cells: k,
+            };
+
+            let train = chunk_ranges(n, rows)
+                .into_iter()
+                .map(|(start, count)| {
+                    plan.train_chunk(&data.x_train[start * d..(start + count) * d], start, count)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let test = chunk_ranges(n_test, rows)
+                .into_iter()
+                .map(|(start, count)| {
+                    plan.test_chunk(&data.x_test[start * d..(start + count) * d], start, count)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+
+            Ok(Self {
+                gpu: gpu.clone(),
+                cells: k,
+                hidden: h,
+                train,
+                test,
+                finish_loss: plan.finish_loss(),
+                updates: plan.updates(),
+                advance_step: kernels.advance_step.dispatch(
+                    device,
+                    &[&buffers.schedule],
+                    [1, 1, 1],
+                ),
+                distances: plan.distances(),
+                f: buffers.f.clone(),
+                f0_train: buffers.f0_train.clone(),
+                f0_test: buffers.f0_test.clone(),
+                state: buffers.state.clone(),
+                non_finite: buffers.non_finite.clone(),
+                losses: buffers.losses.clone(),
+                same_sign: buffers.same_sign.clone(),
+                test_correct: buffers.test_correct.clone(),
+                distance_w0: buffers.distance_w0.clone(),
+                distance_w1: buffers.distance_w1.clone(),
+            })
+        })?
+    }
+
+    /// Computes f(theta_0) on both sets and the test signs at theta_0 with the training
+    /// kernels, so that f - f0 is exactly zero at step 0 as in float64.
+    pub fn record_reference(&self, encoder: &mut CommandEncoder) {
+        for (chunks, f0) in [(&self.train, &self.f0_train), (&self.test, &self.f0_test)] {
+            for chunk in chunks {
+                {
+                    let mut pass = encoder.begin_compute_pass(&Default::default());
+                    for dispatch in chunk.forward.iter().chain(&chunk.store_signs) {
+                        dispatch.record(&mut pass);
+                    }
+                }
+                // Every cell starts at theta_0, so cell 0's outputs are f(theta_0).
+                let bytes = 4 * u64::from(chunk.rows * CLASSES_U32);
+                let offset = 4 * u64::from(chunk.row_offset * CLASSES_U32);
+                encoder.copy_buffer_to_buffer(&self.f, 0, f0, offset, bytes);
+            }
+        }
+    }
+
+    /// Records step t: the loss and, unless t is the last step, the gradient and update.
+    pub fn record_step(&self, pass: &mut wgpu::ComputePass<'_>, last: bool) {
+        for chunk in &self.train {
+            for dispatch in chunk.forward.iter().chain(&chunk.after_forward) {
+                dispatch.record(pass);
+            }
+            if !last {
+                for dispatch in &chunk.backward {
+                    dispatch.record(pass);
+                }
+            }
+        }
+        self.finish_loss.record(pass);
+        if !last {
+            for dispatch in &self.updates {
+                dispatch.record(pass);
+            }
+        }
+        self.advance_step.record(pass);
+    }
+
+    /// Records the test-set counts and the parameter distances at the final parameters.
+    pub fn record_metrics(&self, encoder: &mut CommandEncoder) {
+        encoder.clear_buffer(&self.same_sign, 0, None);
+        encoder.clear_buffer(&self.test_correct, 0, None);
+        let mut pass = encoder.begin_compute_pass(&Default::default());
+        for chunk in &self.test {
+            for dispatch in chunk.forward.iter().chain(&chunk.after_forward) {
+                dispatch.record(&mut pass);
+            }
+        }
+        for dispatch in &self.distances {
+            dispatch.record(&mut pass);
+        }
+    }
+
+    pub fn gpu(&self) -> &GpuDevice {
+        &self.gpu
+    }
+}
+
+/// Every buffer of a batch, while its dispatches are prepared.
+struct Buffers {
+    w0: Buffer,
+    w1: Buffer,
+    dw0: Buffer,
+    dw1: Buffer,
+    v0: Buffer,
+    m0: Buffer,
+    v1: Buffer,
+    m1: Buffer,
+    w0_init: Buffer,
+    w1_init: Buffer,
+    zhat: Buffer,
+    z: Buffer,
+    dsigma: Buffer,
+    f: Buffer,
+    gf: Buffer,
+    f0_train: Buffer,
+    f0_test: Buffer,
+    labels_train: Buffer,
+    labels_test: Buffer,
+    row_loss: Buffer,
+    row_correct: Buffer,
+    cells: Buffer,
+    state: Buffer,
+    non_finite: Buffer,
+    losses: Buffer,
+    schedule: Buffer,
+    positive0: Buffer,
+    same_sign: Buffer,
+    test_correct: Buffer,
+    distance_w0: Buffer,
+    distance_w1: Buffer,
+}
+
+/// Inputs from which the dispatches of a batch are prepared.
+struct Plan<'a> {
+    gpu: &'a GpuDevice,
+    kernels: &'a Kernels,
+    buffers: &'a Buffers,
+    problem: Problem<'a>,
+    cells: usize,
+}
+
+impl Plan<'_> {
+    fn device(&self) -> &Device {
+        &self.gpu.device
+    }
+
+    fn dims(&self) -> (u32, u32, u32, u32) {
+        let k = self.cells as u32;
+        let h = self.problem.init.hidden as u32;
+        (k, h, self.problem.data.d as u32, k * h)
+    }
+
+    fn inv_sqrt_d(&self) -> f32 {
+        (1.0 / (self.problem.data.d as f64).sqrt()) as f32
+    }
+
+    fn inv_sqrt_h(&self) -> f32 {
+        (1.0 / (self.problem.init.hidden as f64).sqrt()) as f32
+    }
+
+    /// zhat = X W0stack^T / sqrt(d), z = sigma(zhat), f_c = Z_c W1_c^T / sqrt(h).
+    fn forward(&self, x: &Buffer, rows: u32) -> Result<Vec<Dispatch>, GpuError> {
+        let (k, h, d, width) = self.dims();
+        let b = self.buffers;
+        let hidden_pre = MatmulShape {
+            batch: 1,
+            m: rows,
+            n: width,
+            k: d,
+            a: Operand::row_major(d),
+            b: Operand::transposed(d),
+            c: Operand::row_major(width),
+            scale: self.inv_sqrt_d(),
+            accumulate: false,
+        };
+        let output = MatmulShape {
+            batch: k,
+            m: rows,
+            n: CLASSES_U32,
+            k: h,
+            a: Operand::row_major(width).with_batch_stride(h),
+            b: Operand::transposed(h).with_batch_stride(CLASSES_U32 * h),
+            c: Operand::row_major(CLASSES_U32).with_batch_stride(rows * CLASSES_U32),
+            scale: self.inv_sqrt_h(),
+            accumulate: false,
+        };
+        let count = (rows * width) as usize;
+        let params = ActivationParams {
+            count: count as u32,
+            a: self.problem.settings.activation.a as f32,
+            pad: [0; 2],
+        };
+        let activation_params = uniform_buffer(self.device(), &params);
+        Ok(vec![
+            self.kernels
+                .matmul
+                .prepare(self.gpu, &hidden_pre, x, &b.w0, &b.zhat)?,
+            self.kernels.activate.dispatch(
+                self.device(),
+                &[&activation_params, &b.zhat, &b.z, &b.dsigma],
+                element_groups(count),
+            ),
+            self.kernels
+                .matmul
+                .prepare(self.gpu, &output, &b.z, &b.w1, &b.f)?,
+        ])
+    }
+
+    fn train_chunk(&self, x: &[f64], start: usize, rows: usize) -> Result<Chunk, GpuError> {
+        let (k, h, d, width) = self.dims();
+        let b = self.buffers;
+        let device = self.device();
+        let x = storage_buffer(device, "training inputs", &to_f32(x));
+        let rows = rows as u32;
+        let first = start == 0;
+
+        let loss_params = LossParams {
+            rows,
+            row_offset: start as u32,
+            cells: k,
+            samples: self.problem.data.n_train() as u32,
+            record: u32::from(self.problem.settings.record_losses),
+            divergence_factor: self.problem.settings.divergence_factor as f32,
+            pad: [0; 2],
+        };
+        let loss = self.kernels.loss_rows.dispatch(
+            device,
+            &[
+                &uniform_buffer(device, &loss_params),
+                &b.f,
+                &b.f0_train,
+                &b.labels_train,
+                &b.cells,
+                &b.gf,
+                &b.row_loss,
+                &b.row_correct,
+            ],
+            [rows.div_ceil(GROUP), k, 1],
+        );
+
+        // dW1_c (+)= g_c^T Z_c / sqrt(h)
+        let w1_gradient = MatmulShape {
+            batch: k,
+            m: CLASSES_U32,
+            n: h,
+            k: rows,
+            a: Operand::transposed(CLASSES_U32).with_batch_stride(rows * CLASSES_U32),
+            b: Operand::row_major(width).with_batch_stride(h),
+            c: Operand::row_major(h).with_batch_stride(CLASSES_U32 * h),
+            scale: self.inv_sqrt_h(),
+            accumulate: !first,
+        };
+        // Delta_c = (g_c W1_c / sqrt(h)) * sigma'(zhat), written over zhat.
+        let delta = MatmulShape {
+            batch: k,
+            m: rows,
+            n: h,
+            k: CLASSES_U32,
+            a: Operand::row_major(CLASSES_U32).with_batch_stride(rows * CLASSES_U32),
+            b: Operand::row_major(h).with_batch_stride(CLASSES_U32 * h),
+            c: Operand::row_major(width).with_batch_stride(h),
+            scale: self.inv_sqrt_h(),
+            accumulate: false,
+        };
+        // dW0stack (+)= Delta^T X / sqrt(d)
+        let w0_gradient = MatmulShape {
+            batch: 1,
+            m: width,
+            n: d,
+            k: rows,
+            a: Operand::transposed(width),
+            b: Operand::row_major(d),
+            c: Operand::row_major(d),
+            scale: self.inv_sqrt_d(),
+            accumulate: !first,
+        };
+        let count = (rows * width) as usize;
+        let params = ActivationParams {
+            count: count as u32,
+            a: 0.0,
+            pad: [0; 2],
+        };
+        let backward = vec![
+            self.kernels
+                .matmul
+                .prepare(self.gpu, &w1_gradient, &b.gf, &b.z, &b.dw1)?,
+            self.kernels
+                .matmul
+                .prepare(self.gpu, &delta, &b.gf, &b.w1, &b.zhat)?,
+            self.kernels.apply_derivative.dispatch(
+                device,
+                &[&uniform_buffer(device, &params), &b.zhat, &b.dsigma],
+                element_groups(count),
+            ),
+            self.kernels
+                .matmul
+                .prepare(self.gpu, &w0_gradient, &b.zhat, &x, &b.dw0)?,
+        ];
+
+        Ok(Chunk {
+            rows,
+            row_offset: start as u32,
+            forward: self.forward(&x, rows)?,
+            after_forward: vec![loss],
+            backward,
+            store_signs: None,
+        })
+    }
+
+    fn test_chunk(&self, x: &[f64], start: usize, rows: usize) -> Result<Chunk, GpuError> {
+        let (k, h, _, _) = self.dims();
+        let b = self.buffers;
+        let device = self.device();
+        let x = storage_buffer(device, "test inputs", &to_f32(x));
+        let rows = rows as u32;
+        let words = h.div_ceil(32);
+        let params = MetricsParams {
+            rows,
+            row_offset: start as u32,
+            cells: k,
+            hidden: h,
+            words,
+            block: 0,
+            parts: 0,
+            pad: 0,
+        };
+        let uniform = uniform_buffer(device, &params);
+        let per_sample = [rows.div_ceil(GROUP), k, 1];
+        Ok(Chunk {
+            rows,
+            row_offset: start as u32,
+            forward: self.forward(&x, rows)?,
+            after_forward: vec![
+                self.kernels.count_same_sign.dispatch(
+                    device,
+                    &[&uniform, &b.zhat, &b.positive0, &b.same_sign],
+                    per_sample,
+                ),
+                self.kernels.count_correct.dispatch(
+                    device,
+                    &[&uniform, &b.f, &b.f0_test, &b.labels_test, &b.test_correct],
+                    per_sample,
+                ),
+            ],
+            backward: Vec::new(),
+            store_signs: Some(self.kernels.store_signs.dispatch(
+                device,
+                &[&uniform, &b.zhat, &b.positive0],
+                [words.div_ceil(GROUP), rows, 1],
+            )),
+        })
+    }
+
+    fn finish_loss(&self) -> Dispatch {
+        let (k, ..) = self.dims();
+        let b = self.buffers;
+        let settings = self.problem.settings;
+        let params = LossParams {
+            rows: 0,
+            row_offset: 0,
+            cells: k,
+            samples: self.problem.data.n_train() as u32,
+            record: u32::from(settings.record_losses),
+            divergence_factor: settings.divergence_factor as f32,
+            pad: [0; 2],
+        };
+        self.kernels.finish_loss.dispatch(
+            self.device(),
+            &[
+                &uniform_buffer(self.device(), &params),
+                &b.cells,
+                &b.row_loss,
+                &b.row_correct,
+                &b.state,
+                &b.non_finite,
+                &b.losses,
+                &b.schedule,
+            ],
+            [k.div_ceil(GROUP), 1, 1],
+        )
+    }
+
+    /// Prepares one update dispatch for the stacked W0 and one for the stacked W1.
+    fn updates(&self) -> Vec<Dispatch> {
+        let (k, h, d, _) = self.dims();
+        let b = self.buffers;
+        let optimizer = &self.problem.settings.optimizer;
+        [
+            (&b.w0, &b.dw0, &b.v0, &b.m0, h * d),
+            (&b.w1, &b.dw1, &b.v1, &b.m1, CLASSES_U32 * h),
+        ]
+        .into_iter()
+        .map(|(w, g, v, m, block)| {
+            let count = (k * block) as usize;
+            let params = UpdateParams::new(optimizer, count, block as usize);
+            self.kernels.update.dispatch(
+                self.device(),
+                &[
+                    &uniform_buffer(self.device(), &params),
+                    w,
+                    g,
+                    v,
+                    m,
+                    &b.cells,
+                    &b.state,
+                    &b.non_finite,
+                    &b.schedule,
+                ],
+                element_groups(count),
+            )
+        })
+        .collect()
+    }
+
+    fn distances(&self) -> Vec<Dispatch> {
+        let (k, h, d, _) = self.dims();
+        let b = self.buffers;
+        [
+            (&b.w0, &b.w0_init, &b.distance_w0, h * d),
+            (&b.w1, &b.w1_init, &b.distance_w1, CLASSES_U32 * h),
+        ]
+        .into_iter()
+        .map(|(w, w_init, partial, block)| {
+            let params = MetricsParams {
+                rows: 0,
+                row_offset: 0,
+                cells: k,
+                hidden: h,
+                words: 0,
+                block,
+                parts: DISTANCE_PARTS,
+                pad: 0,
+            };
+            self.kernels.squared_distance.dispatch(
+                self.device(),
+                &[&uniform_buffer(self.device(), &params), w, w_init, partial],
+                [DISTANCE_PARTS.div_ceil(GROUP), k, 1],
+            )
+        })
+        .collect()
+    }
+}
+
+/// Returns the number of chunks of `rows` samples that cover `n` samples.
+pub(super) fn chunk_count(n: usize, rows: usize) -> usize {
+    chunk_ranges(n, rows).len()
+}

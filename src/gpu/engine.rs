@@ -1,0 +1,305 @@
+//! `GpuEngine`: trains a batch of cells in float32 on the GPU.
+
+use log::{debug, info, warn};
+
+use super::batch::{Batch, chunk_count, rows_per_chunk};
+use super::device::{GpuDevice, GpuError};
+use super::kernels::{Kernels, MatmulConfig, read_buffer};
+use super::layout::CellState;
+use crate::engine::{
+    CellOutcome, CellSpec, Engine, EngineError, EngineEvent, Problem, validate_batch,
+};
+use crate::model::CLASSES;
+
+/// Steps recorded between two reads of the cell states, which report progress and stop
+/// training early once every cell has diverged.
+const STEPS_PER_SUBMIT: u64 = 32;
+
+/// The float32 GPU engine.
+///
+/// f(theta_0) is computed on the GPU with the same kernels as f(theta_t), so F = alpha
+/// (f - f0) is exactly zero at step 0, as in the float64 engine.
+pub struct GpuEngine {
+    gpu: GpuDevice,
+    kernels: Kernels,
+    /// Caps on samples per chunk and cells per pass below what the adapter allows.
+    max_rows: usize,
+    max_cells: usize,
+}
+
+impl GpuEngine {
+    /// Opens the best adapter and compiles the kernels.
+    pub fn new() -> Result<Self, GpuError> {
+        let gpu = GpuDevice::new()?;
+        Self::with_device(gpu)
+    }
+
+    /// Compiles the kernels for an already opened device.
+    pub fn with_device(gpu: GpuDevice) -> Result<Self, GpuError> {
+        let kernels = Kernels::new(&gpu, MatmulConfig::default())?;
+        Ok(Self {
+            gpu,
+            kernels,
+            max_rows: usize::MAX,
+            max_cells: usize::MAX,
+        })
+    }
+
+    /// Caps the samples per chunk and the cells per pass below what the adapter allows, so
+    /// that small problems exercise the chunked paths that large ones need.
+    pub fn limit_batch(&mut self, max_rows: usize, max_cells: usize) {
+        self.max_rows = max_rows.max(1);
+        self.max_cells = max_cells.max(1);
+    }
+
+    pub fn device(&self) -> &GpuDevice {
+        &self.gpu
+    }
+
+    /// Returns how many cells fit in one pass: the stacked W0 of all cells, its gradient
+    /// and moments must each fit in one storage binding.
+    pub fn max_cells_per_pass(&self, d: usize, hidden: usize) -> usize {
+        let limit = self
+            .gpu
+            .limits
+            .max_storage_buffer_binding_size
+            .min(self.gpu.limits.max_buffer_size);
+        let per_cell = 4 * (hidden * d.max(CLASSES)) as u64;
+        ((limit / per_cell.max(1)) as usize).clamp(1, self.max_cells)
+    }
+
+    fn train_pass(
+        &self,
+        problem: Problem<'_>,
+        cells: &[CellSpec],
+        first_index: usize,
+        on_event: &mut dyn FnMut(EngineEvent<'_>),
+    ) -> Result<Vec<CellOutcome>, GpuError> {
+        let steps = problem.settings.steps;
+        let samples = problem.data.n_train().max(problem.data.n_test());
+        let width = cells.len() * problem.init.hidden;
+        let rows = rows_per_chunk(&self.gpu, width, problem.data.d, samples).min(self.max_rows);
+        let batch = Batch::upload(&self.gpu, &self.kernels, problem, cells, rows)?;
+        debug!(
+            "gpu: {} cells, {} training chunks and {} test chunks of up to {rows} samples",
+            cells.len(),
+            chunk_count(problem.data.n_train(), rows),
+            chunk_count(problem.data.n_test(), rows)
+        );
+
+        self.submit("computing f(theta_0)", |encoder| {
+            batch.record_reference(encoder)
+        })?;
+
+        let mut states = vec![CellState::initial(); cells.len()];
+        let mut start = 0;
+        while start <= steps {
+            let end = (start + STEPS_PER_SUBMIT).min(steps + 1);
+            self.submit("training", |encoder| {
+                let mut pass = encoder.begin_compute_pass(&Default::default());
+                for t in start..end {
+                    batch.record_step(&mut pass, t == steps);
+                }
+            })?;
+            states = read_buffer(&self.gpu, &batch.state, "the cell states")?;
+            report_steps(&states, start..end.min(steps), on_event);
+            start = end;
+            if states.iter().all(|state| state.diverged().is_some()) {
+                break;
+            }
+        }
+
+        self.submit("computing the metrics", |encoder| {
+            batch.record_metrics(encoder)
+        })?;
+        let outcomes = self.read_outcomes(&batch, problem, &states)?;
+        for (i, outcome) in outcomes.iter().enumerate() {
+            if let Some(step) = outcome.diverged_step {
+                let cell = cells[i];
+                warn!(
+                    "cell {} ({} alpha = {:e}, eta = {:e}) diverged at step {step}",
+                    first_index + i,
+                    cell.optimizer,
+                    cell.alpha,
+                    cell.eta
+                );
+            }
+            on_event(EngineEvent::CellFinished {
+                index: first_index + i,
+                outcome,
+            });
+        }
+        Ok(outcomes)
+    }
+
+    /// Records commands with `record`, submits them, and turns wgpu errors into `GpuError`s.
+    fn submit(
+        &self,
+        operation: &str,
+        record: impl FnOnce(&mut wgpu::CommandEncoder),
+    ) -> Result<(), GpuError> {
+        self.gpu.checked(operation, || {
+            let mut encoder = self.gpu.device.create_command_encoder(&Default::default());
+            record(&mut encoder);
+            self.gpu.queue.submit([encoder.finish()]);
+        })
+    }
+
+    /// Reads the states, counts, recorded losses and distances back and builds the outcomes.
+    fn read_outcomes(
+        &self,
+        batch: &Batch,
+        problem: Problem<'_>,
+        states: &[CellState],
+    ) -> Result<Vec<CellOutcome>, GpuError> {
+        let gpu = batch.gpu();
+        let k = batch.cells;
+        let steps = problem.settings.steps;
+        let n = problem.data.n_train() as f64;
+        let n_test = problem.data.n_test() as f64;
+        let non_finite: Vec<u32> = read_buffer(gpu, &batch.non_finite, "the non-finite flags")?;
+        let same_sign: Vec<u32> = read_buffer(gpu, &batch.same_sign, "the same-sign counts")?;
+        let test_correct: Vec<u32> =
+            read_buffer(gpu, &batch.test_correct, "the test accuracy counts")?;
+        let losses: Vec<f32> = read_buffer(gpu, &batch.losses, "the recorded losses")?;
+        let distance_w0 = read_distances(gpu, &batch.distance_w0, k)?;
+        let distance_w1 = read_distances(gpu, &batch.distance_w1, k)?;
+        let norm_w0 = norm_f32(&problem.init.w0);
+        let norm_w1 = norm_f32(&problem.init.w1);
+
+        let outcomes = states
+            .iter()
+            .enumerate()
+            .map(|(cell, state)| {
+                // A cell that diverged on its loss at step t recorded L_0..L_t. A cell whose
+                // update at step t - 1 left a non-finite parameter recorded L_0..L_(t-1).
+                let recorded = match state.diverged() {
+                    None => steps + 1,
+                    Some(step) if non_finite[cell] != 0 => step,
+                    Some(step) => step + 1,
+                };
+                let losses = if problem.settings.record_losses {
+                    (0..recorded as usize)
+                        .map(|t| f64::from(losses[t * k + cell]))
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                let final_loss = f64::from(state.last_loss);
+                match state.diverged() {
+                    Some(step) => CellOutcome {
+                        steps_run: step,
+                        diverged_step: Some(step),
+                        final_loss,
+                        train_acc: f64::NAN,
+                        test_acc: f64::NAN,
+                        sign_consistency: f64::NAN,
+                        rel_change_w0: f64::NAN,
+                        rel_change_w1: f64::NAN,
+                        losses,
+                    },
+                    None => CellOutcome {
+                        steps_run: steps,
+                        diverged_step: None,
+                        final_loss,
+                        train_acc: f64::from(state.train_correct) / n,
+                        test_acc: f64::from(test_correct[cell]) / n_test,
+                        sign_consistency: f64::from(same_sign[cell])
+                            / (n_test * batch.hidden as f64),
+                        rel_change_w0: distance_w0[cell].sqrt() / norm_w0,
+                        rel_change_w1: distance_w1[cell].sqrt() / norm_w1,
+                        losses,
+                    },
+                }
+            })
+            .collect();
+        Ok(outcomes)
+    }
+}
+
+/// Sends one `Step` event for each finished step t < T, counting the cells that had not
+/// diverged before step t.
+// NOTE: a cell whose update left a non-finite parameter is counted for one step more than
+// the CPU engine counts it, so the progress bar may run ahead by a step per such cell.
+fn report_steps(
+    states: &[CellState],
+    steps: std::ops::Range<u64>,
+    on_event: &mut dyn FnMut(EngineEvent<'_>),
+) {
+    for t in steps {
+        let active = states
+            .iter()
+            .filter(|state| state.diverged().is_none_or(|step| step >= t))
+            .count();
+        if active == 0 {
+            break;
+        }
+        on_event(EngineEvent::Step { active });
+    }
+}
+
+/// Returns each cell's squared distance, adding the float32 partial sums in float64.
+fn read_distances(
+    gpu: &GpuDevice,
+    buffer: &wgpu::Buffer,
+    cells: usize,
+) -> Result<Vec<f64>, GpuError> {
+    let partial: Vec<f32> = read_buffer(gpu, buffer, "the parameter distances")?;
+    let parts = partial.len() / cells;
+    Ok(partial
+        .chunks(parts)
+        .map(|sums| sums.iter().map(|&s| f64::from(s)).sum())
+        .collect())
+}
+
+/// Returns the Euclidean norm of the values as rounded to float32, which is what the GPU
+/// starts from.
+fn norm_f32(values: &[f64]) -> f64 {
+    values
+        .iter()
+        .map(|&v| f64::from(v as f32).powi(2))
+        .sum::<f64>()
+        .sqrt()
+}
+
+impl Engine for GpuEngine {
+    fn name(&self) -> &'static str {
+        "gpu"
+    }
+
+    fn precision(&self) -> &'static str {
+        "float32"
+    }
+
+    fn train(
+        &mut self,
+        problem: Problem<'_>,
+        cells: &[CellSpec],
+        on_event: &mut dyn FnMut(EngineEvent<'_>),
+    ) -> Result<Vec<CellOutcome>, EngineError> {
+        validate_batch(problem, cells)?;
+        let steps = problem.settings.steps;
+        if steps >= u64::from(u32::MAX) {
+            return Err(EngineError::Unavailable(
+                "gpu".into(),
+                format!(
+                    "{steps} steps exceed the GPU engine's step counter ({}); use --backend cpu",
+                    u32::MAX - 1
+                ),
+            ));
+        }
+        let per_pass = self.max_cells_per_pass(problem.data.d, problem.init.hidden);
+        if per_pass < cells.len() {
+            info!(
+                "gpu: {} cells exceed the {per_pass} that fit in one pass; training them in groups",
+                cells.len()
+            );
+        }
+        let mut outcomes = Vec::with_capacity(cells.len());
+        for (group, group_cells) in cells.chunks(per_pass).enumerate() {
+            let first_index = group * per_pass;
+            outcomes.extend(self.train_pass(problem, group_cells, first_index, on_event)?);
+        }
+        Ok(outcomes)
+    }
+}

@@ -1,0 +1,529 @@
+//! Compiled compute pipelines, their uniform structs, and helpers that create buffers and
+//! record dispatches.
+
+use bytemuck::{Pod, Zeroable};
+use wgpu::util::DeviceExt;
+use wgpu::{BindGroup, Buffer, BufferUsages, ComputePipeline, Device};
+
+use super::device::{GpuDevice, GpuError};
+
+/// Invocations per workgroup of the one-dimensional kernels; the shaders fix it too.
+pub(crate) const GROUP: u32 = 64;
+
+/// Access mode of one binding in a kernel.
+#[derive(Clone, Copy)]
+pub(crate) enum Access {
+    Uniform,
+    Read,
+    ReadWrite,
+}
+
+/// One entry point with an explicit bind group layout, so that several entry points of a
+/// module can use different subsets of its bindings.
+#[derive(Clone)]
+pub(crate) struct Kernel {
+    pipeline: ComputePipeline,
+    layout: wgpu::BindGroupLayout,
+    bindings: Vec<u32>,
+}
+
+impl Kernel {
+    fn new(
+        device: &Device,
+        module: &wgpu::ShaderModule,
+        entry: &str,
+        bindings: &[(u32, Access)],
+        constants: &[(&str, f64)],
+    ) -> Self {
+        let entries: Vec<wgpu::BindGroupLayoutEntry> = bindings
+            .iter()
+            .map(|&(binding, access)| wgpu::BindGroupLayoutEntry {
+                binding,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: match access {
+                    Access::Uniform => wgpu::BindingType::Buffer {
+                        ty: wgpu::BufferBindingType::Uniform,
+                        has_dynamic_offset: false,
+                        min_binding_size: None,
+                    },
+                    Access::Read | Access::ReadWrite => wgpu::BindingType::Buffer {
+                        ty: wgpu::BufferBindingType::Storage {
+                            read_only: matches!(access, Access::Read),
+                        },
+                        has_dynamic_offset: false,
+                        min_binding_size: None,
+                    },
+                },
+                count: None,
+            })
+            .collect();
+        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some(entry),
+            entries: &entries,
+        });
+        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some(entry),
+            bind_group_layouts: &[Some(&layout)],
+            immediate_size: 0,
+        });
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(entry),
+            layout: Some(&pipeline_layout),
+            module,
+            entry_point: Some(entry),
+            compilation_options: wgpu::PipelineCompilationOptions {
+                constants,
+                zero_initialize_workgroup_memory: false,
+            },
+            cache: None,
+        });
+        Self {
+            pipeline,
+            layout,
+            bindings: bindings.iter().map(|&(b, _)| b).collect(),
+        }
+    }
+
+    /// Binds `buffers` to the kernel's bindings, in the order they were declared.
+    pub(crate) fn bind(&self, device: &Device, buffers: &[&Buffer]) -> BindGroup {
+        assert_eq!(buffers.len(), self.bindings.len(), "one buffer per binding");
+        let entries: Vec<wgpu::BindGroupEntry> = self
+            .bindings
+            .iter()
+            .zip(buffers)
+            .map(|(&binding, buffer)| wgpu::BindGroupEntry {
+                binding,
+                resource: buffer.as_entire_binding(),
+            })
+            .collect();
+        device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: None,
+            layout: &self.layout,
+            entries: &entries,
+        })
+    }
+
+    /// Prepares a dispatch of this kernel over `groups` workgroups.
+    pub(crate) fn dispatch(
+        &self,
+        device: &Device,
+        buffers: &[&Buffer],
+        groups: [u32; 3],
+    ) -> Dispatch {
+        Dispatch {
+            pipeline: self.pipeline.clone(),
+            bind_group: self.bind(device, buffers),
+            groups,
+        }
+    }
+}
+
+/// A kernel with its buffers bound and its workgroup counts fixed, ready to be recorded
+/// into any number of passes.
+pub(crate) struct Dispatch {
+    pipeline: ComputePipeline,
+    bind_group: BindGroup,
+    groups: [u32; 3],
+}
+
+impl Dispatch {
+    pub(crate) fn record(&self, pass: &mut wgpu::ComputePass<'_>) {
+        if self.groups.contains(&0) {
+            return;
+        }
+        pass.set_pipeline(&self.pipeline);
+        pass.set_bind_group(0, &self.bind_group, &[]);
+        pass.dispatch_workgroups(self.groups[0], self.groups[1], self.groups[2]);
+    }
+}
+
+/// Rows and columns of C that one invocation of the matrix-product kernel computes.
+pub const MATMUL_BLOCK: u32 = 8;
+
+/// Workgroup shape of the matrix-product kernel, in invocations, each computing an
+/// 8 x 8 block of C.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MatmulConfig {
+    /// Invocations along columns of blocks.
+    pub group_x: u32,
+    /// Invocations along rows of blocks.
+    pub group_y: u32,
+}
+
+impl Default for MatmulConfig {
+    fn default() -> Self {
+        Self {
+            group_x: 8,
+            group_y: 8,
+        }
+    }
+}
+
+/// Position of a matrix operand in its buffer, in elements: element (i, j) of batch entry b
+/// is at `offset + b * batch_stride + i * row_stride + j * col_stride`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Operand {
+    pub offset: u32,
+    pub row_stride: u32,
+    pub col_stride: u32,
+    pub batch_stride: u32,
+}
+
+impl Operand {
+    /// Describes a row-major matrix with `cols` columns.
+    pub fn row_major(cols: u32) -> Self {
+        Self {
+            offset: 0,
+            row_stride: cols,
+            col_stride: 1,
+            batch_stride: 0,
+        }
+    }
+
+    /// Describes the transpose of a row-major matrix with `stored_cols` columns: element
+    /// (i, j) of the operand is element (j, i) of the stored matrix, at j * stored_cols + i.
+    pub fn transposed(stored_cols: u32) -> Self {
+        Self {
+            offset: 0,
+            row_stride: 1,
+            col_stride: stored_cols,
+            batch_stride: 0,
+        }
+    }
+
+    pub fn with_offset(self, offset: u32) -> Self {
+        Self { offset, ..self }
+    }
+
+    pub fn with_batch_stride(self, batch_stride: u32) -> Self {
+        Self {
+            batch_stride,
+            ..self
+        }
+    }
+}
+
+/// A batched product C[b] = scale A[b] B[b] (+ C[b] when `accumulate`), A m x k, B k x n.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MatmulShape {
+    pub batch: u32,
+    pub m: u32,
+    pub n: u32,
+    pub k: u32,
+    pub a: Operand,
+    pub b: Operand,
+    pub c: Operand,
+    pub scale: f32,
+    pub accumulate: bool,
+}
+
+/// The uniform of matmul.wgsl, field for field.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct MatmulUniform {
+    m: u32,
+    n: u32,
+    k: u32,
+    accumulate: u32,
+    a: [u32; 4],
+    b: [u32; 4],
+    c: [u32; 4],
+    scale: f32,
+    pad: [u32; 3],
+}
+
+impl MatmulShape {
+    fn uniform(&self) -> MatmulUniform {
+        let strides = |o: Operand| [o.offset, o.row_stride, o.col_stride, o.batch_stride];
+        MatmulUniform {
+            m: self.m,
+            n: self.n,
+            k: self.k,
+            accumulate: u32::from(self.accumulate),
+            a: strides(self.a),
+            b: strides(self.b),
+            c: strides(self.c),
+            scale: self.scale,
+            pad: [0; 3],
+        }
+    }
+
+    /// Returns the floating-point operations of the product: 2 m n k per batch entry.
+    pub fn flops(&self) -> f64 {
+        2.0 * self.batch as f64 * self.m as f64 * self.n as f64 * self.k as f64
+    }
+}
+
+/// Every pipeline of the engine, compiled once per device.
+#[derive(Clone)]
+pub(crate) struct Kernels {
+    pub matmul: MatmulKernel,
+    pub activate: Kernel,
+    pub apply_derivative: Kernel,
+    pub loss_rows: Kernel,
+    pub finish_loss: Kernel,
+    pub update: Kernel,
+    pub advance_step: Kernel,
+    pub store_signs: Kernel,
+    pub count_same_sign: Kernel,
+    pub count_correct: Kernel,
+    pub squared_distance: Kernel,
+}
+
+impl Kernels {
+    pub(crate) fn new(gpu: &GpuDevice, matmul_config: MatmulConfig) -> Result<Self, GpuError> {
+        use Access::{Read, ReadWrite, Uniform};
+        let device = &gpu.device;
+        gpu.checked("compiling the compute shaders", || {
+            let matmul = device.create_shader_module(MATMUL_SOURCE);
+            let activation =
+                device.create_shader_module(wgpu::include_wgsl!("../../shaders/activation.wgsl"));
+            let loss = device.create_shader_module(wgpu::include_wgsl!("../../shaders/loss.wgsl"));
+            let update =
+                device.create_shader_module(wgpu::include_wgsl!("../../shaders/update.wgsl"));
+            let metrics =
+                device.create_shader_module(wgpu::include_wgsl!("../../shaders/metrics.wgsl"));
+            let kernel = |module, entry, bindings: &[(u32, Access)]| {
+                Kernel::new(device, module, entry, bindings, &[])
+            };
+            Self {
+                matmul: MatmulKernel::compile(device, &matmul, matmul_config),
+                activate: kernel(
+                    &activation,
+                    "activate",
+                    &[(0, Uniform), (1, Read), (2, ReadWrite), (3, ReadWrite)],
+                ),
+                apply_derivative: kernel(
+                    &activation,
+                    "apply_derivative",
+                    &[(0, Uniform), (4, ReadWrite), (5, Read)],
+                ),
+                loss_rows: kernel(
+                    &loss,
+                    "loss_rows",
+                    &[
+                        (0, Uniform),
+                        (1, Read),
+                        (2, Read),
+                        (3, Read),
+                        (4, Read),
+                        (5, ReadWrite),
+                        (6, ReadWrite),
+                        (7, ReadWrite),
+                    ],
+                ),
+                finish_loss: kernel(
+                    &loss,
+                    "finish_loss",
+                    &[
+                        (0, Uniform),
+                        (4, Read),
+                        (6, ReadWrite),
+                        (7, ReadWrite),
+                        (8, ReadWrite),
+                        (9, ReadWrite),
+                        (10, ReadWrite),
+                        (11, Read),
+                    ],
+                ),
+                update: kernel(
+                    &update,
+                    "update",
+                    &[
+                        (0, Uniform),
+                        (1, ReadWrite),
+                        (2, Read),
+                        (3, ReadWrite),
+                        (4, ReadWrite),
+                        (5, Read),
+                        (6, Read),
+                        (7, ReadWrite),
+                        (8, Read),
+                    ],
+                ),
+                advance_step: kernel(&update, "advance_step", &[(9, ReadWrite)]),
+                store_signs: kernel(
+                    &metrics,
+                    "store_signs",
+                    &[(0, Uniform), (1, Read), (2, ReadWrite)],
+                ),
+                count_same_sign: kernel(
+                    &metrics,
+                    "count_same_sign",
+                    &[(0, Uniform), (1, Read), (3, Read), (4, ReadWrite)],
+                ),
+                count_correct: kernel(
+                    &metrics,
+                    "count_correct",
+                    &[
+                        (0, Uniform),
+                        (5, Read),
+                        (6, Read),
+                        (7, Read),
+                        (8, ReadWrite),
+                    ],
+                ),
+                squared_distance: kernel(
+                    &metrics,
+                    "squared_distance",
+                    &[(0, Uniform), (9, Read), (10, Read), (11, ReadWrite)],
+                ),
+            }
+        })
+    }
+}
+
+const MATMUL_SOURCE: wgpu::ShaderModuleDescriptor<'static> =
+    wgpu::include_wgsl!("../../shaders/matmul.wgsl");
+
+/// The matrix-product pipeline for one register block and workgroup shape.
+#[derive(Clone)]
+pub(crate) struct MatmulKernel {
+    kernel: Kernel,
+    config: MatmulConfig,
+}
+
+impl MatmulKernel {
+    /// Compiles matmul.wgsl alone.
+    pub(crate) fn new(gpu: &GpuDevice, config: MatmulConfig) -> Result<Self, GpuError> {
+        gpu.checked("compiling the matrix-product shader", || {
+            let module = gpu.device.create_shader_module(MATMUL_SOURCE);
+            Self::compile(&gpu.device, &module, config)
+        })
+    }
+
+    fn compile(device: &Device, module: &wgpu::ShaderModule, config: MatmulConfig) -> Self {
+        use Access::{Read, ReadWrite, Uniform};
+        let constants = [
+            ("GROUP_X", config.group_x as f64),
+            ("GROUP_Y", config.group_y as f64),
+        ];
+        let bindings = [(0, Uniform), (1, Read), (2, Read), (3, ReadWrite)];
+        Self {
+            kernel: Kernel::new(device, module, "matmul", &bindings, &constants),
+            config,
+        }
+    }
+
+    /// Prepares C = scale A B (+ C) with A, B and C in the given buffers.
+    pub(crate) fn prepare(
+        &self,
+        gpu: &GpuDevice,
+        shape: &MatmulShape,
+        a: &Buffer,
+        b: &Buffer,
+        c: &Buffer,
+    ) -> Result<Dispatch, GpuError> {
+        let config = self.config;
+        let column_blocks = shape.n.div_ceil(MATMUL_BLOCK);
+        let row_blocks = shape.m.div_ceil(MATMUL_BLOCK);
+        let groups = [
+            column_blocks.div_ceil(config.group_x),
+            row_blocks.div_ceil(config.group_y),
+            shape.batch,
+        ];
+        let max = gpu.limits.max_compute_workgroups_per_dimension;
+        if groups.iter().any(|&g| g > max) {
+            return Err(GpuError::Validation {
+                operation: "planning a matrix product".into(),
+                message: format!(
+                    "{}x{}x{} (batch {}) needs {groups:?} workgroups, more than {max} along one axis",
+                    shape.m, shape.k, shape.n, shape.batch
+                ),
+            });
+        }
+        let uniform = uniform_buffer(&gpu.device, &shape.uniform());
+        Ok(self
+            .kernel
+            .dispatch(&gpu.device, &[&uniform, a, b, c], groups))
+    }
+}
+
+/// Returns the workgroup counts that cover `count` elements with one invocation each,
+/// spread over two dimensions when one would exceed 65535 workgroups. The shaders rebuild
+/// the element index as id.x + id.y * (workgroups along x) * GROUP.
+pub(crate) fn element_groups(count: usize) -> [u32; 3] {
+    const MAX_X: usize = 32768;
+    let groups = count.div_ceil(GROUP as usize);
+    let x = groups.min(MAX_X);
+    let y = if x == 0 { 0 } else { groups.div_ceil(x) };
+    [x as u32, y as u32, 1]
+}
+
+pub(crate) fn uniform_buffer<T: Pod>(device: &Device, value: &T) -> Buffer {
+    device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        label: None,
+        contents: bytemuck::bytes_of(value),
+        usage: BufferUsages::UNIFORM,
+    })
+}
+
+/// Creates a storage buffer holding `values`. Empty inputs get one zero element, because
+/// a binding cannot be empty.
+pub(crate) fn storage_buffer<T: Pod>(device: &Device, label: &str, values: &[T]) -> Buffer {
+    let contents: &[u8] = bytemuck::cast_slice(values);
+    let padding = [0u8; 16];
+    device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        label: Some(label),
+        contents: if contents.is_empty() {
+            &padding
+        } else {
+            contents
+        },
+        usage: BufferUsages::STORAGE | BufferUsages::COPY_SRC | BufferUsages::COPY_DST,
+    })
+}
+
+/// Creates a zeroed storage buffer of `elements` 4-byte values (at least one).
+pub(crate) fn zeroed_buffer(device: &Device, label: &str, elements: usize) -> Buffer {
+    device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some(label),
+        size: 4 * elements.max(1) as u64,
+        usage: BufferUsages::STORAGE | BufferUsages::COPY_SRC | BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    })
+}
+
+/// Copies `buffer` to the host and returns its contents as `T`s. Blocks until the GPU has
+/// finished every submitted command.
+pub(crate) fn read_buffer<T: Pod>(
+    gpu: &GpuDevice,
+    buffer: &Buffer,
+    what: &str,
+) -> Result<Vec<T>, GpuError> {
+    let size = buffer.size();
+    let staging = gpu.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("readback"),
+        size,
+        usage: BufferUsages::MAP_READ | BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    let mut encoder = gpu.device.create_command_encoder(&Default::default());
+    encoder.copy_buffer_to_buffer(buffer, 0, &staging, 0, size);
+    gpu.queue.submit([encoder.finish()]);
+
+    let (sender, receiver) = std::sync::mpsc::channel();
+    staging.map_async(wgpu::MapMode::Read, .., move |result| {
+        let _ = sender.send(result);
+    });
+    let operation = format!("reading back {what}");
+    gpu.wait(&operation)?;
+    receiver
+        .recv()
+        .map_err(|err| GpuError::Wait {
+            operation: operation.clone(),
+            message: err.to_string(),
+        })?
+        .map_err(|err| GpuError::Wait {
+            operation: operation.clone(),
+            message: err.to_string(),
+        })?;
+    let view = staging.get_mapped_range(..).map_err(|err| GpuError::Wait {
+        operation: operation.clone(),
+        message: err.to_string(),
+    })?;
+    let values = bytemuck::cast_slice::<u8, T>(&view).to_vec();
+    drop(view);
+    staging.unmap();
+    Ok(values)
+}

@@ -1,0 +1,160 @@
+//! Host mirrors of the structs the shaders read, field for field, and the sizes of a batch.
+
+use bytemuck::{Pod, Zeroable};
+
+use crate::engine::CellSpec;
+use crate::optim::{EpsPlacement, OptimizerKind, OptimizerSettings, Update};
+
+/// `CellState::diverged_step` of a cell that is still training.
+pub(crate) const NOT_DIVERGED: u32 = u32::MAX;
+
+/// Returns the update rule as update.wgsl numbers it. The modified variants differ from
+/// the plain ones only in `fold`.
+fn rule(kind: OptimizerKind) -> u32 {
+    match kind {
+        OptimizerKind::Gd => 0,
+        OptimizerKind::Rmsprop | OptimizerKind::ModifiedRmsprop => 1,
+        OptimizerKind::Adam | OptimizerKind::ModifiedAdam => 2,
+    }
+}
+
+/// `Cell` in loss.wgsl and update.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+pub(crate) struct CellParams {
+    kind: u32,
+    alpha: f32,
+    eta: f32,
+    fold: f32,
+    loss_scale: f32,
+    gradient_scale: f32,
+    pad: [u32; 2],
+}
+
+impl CellParams {
+    /// Rounds the cell's constants to float32, after forming 1 / (alpha^2 n) and
+    /// 1 / (alpha n) in float64.
+    pub(crate) fn new(cell: &CellSpec, samples: usize) -> Self {
+        let n = samples as f64;
+        Self {
+            kind: rule(cell.optimizer),
+            alpha: cell.alpha as f32,
+            eta: cell.eta as f32,
+            fold: cell.optimizer.fold(cell.alpha) as f32,
+            loss_scale: (1.0 / (cell.alpha * cell.alpha * n)) as f32,
+            gradient_scale: (1.0 / (cell.alpha * n)) as f32,
+            pad: [0; 2],
+        }
+    }
+}
+
+/// `CellState` in loss.wgsl and update.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable, Debug)]
+pub(crate) struct CellState {
+    pub loss0: f32,
+    pub last_loss: f32,
+    pub diverged_step: u32,
+    pub train_correct: u32,
+}
+
+impl CellState {
+    pub(crate) fn initial() -> Self {
+        Self {
+            loss0: f32::NAN,
+            last_loss: f32::NAN,
+            diverged_step: NOT_DIVERGED,
+            train_correct: 0,
+        }
+    }
+
+    pub(crate) fn diverged(&self) -> Option<u64> {
+        (self.diverged_step != NOT_DIVERGED).then_some(u64::from(self.diverged_step))
+    }
+}
+
+/// `Params` in activation.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+pub(crate) struct ActivationParams {
+    pub count: u32,
+    pub a: f32,
+    pub pad: [u32; 2],
+}
+
+/// `Params` in loss.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+pub(crate) struct LossParams {
+    pub rows: u32,
+    pub row_offset: u32,
+    pub cells: u32,
+    pub samples: u32,
+    pub record: u32,
+    pub divergence_factor: f32,
+    pub pad: [u32; 2],
+}
+
+/// `Params` in update.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+pub(crate) struct UpdateParams {
+    count: u32,
+    block: u32,
+    eps_inside: u32,
+    pad0: u32,
+    rho: f32,
+    keep_rho: f32,
+    beta1: f32,
+    keep_beta1: f32,
+    beta2: f32,
+    keep_beta2: f32,
+    eps: f32,
+    pad1: u32,
+}
+
+impl UpdateParams {
+    /// Forms 1 - rho, 1 - beta1 and 1 - beta2 in float64 before rounding to float32.
+    pub(crate) fn new(settings: &OptimizerSettings, count: usize, block: usize) -> Self {
+        Self {
+            count: count as u32,
+            block: block as u32,
+            eps_inside: u32::from(settings.eps_placement == EpsPlacement::Inside),
+            pad0: 0,
+            rho: settings.rho as f32,
+            keep_rho: (1.0 - settings.rho) as f32,
+            beta1: settings.adam_beta1 as f32,
+            keep_beta1: (1.0 - settings.adam_beta1) as f32,
+            beta2: settings.adam_beta2 as f32,
+            keep_beta2: (1.0 - settings.adam_beta2) as f32,
+            eps: settings.eps as f32,
+            pad1: 0,
+        }
+    }
+}
+
+/// `Params` in metrics.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+pub(crate) struct MetricsParams {
+    pub rows: u32,
+    pub row_offset: u32,
+    pub cells: u32,
+    pub hidden: u32,
+    pub words: u32,
+    pub block: u32,
+    pub parts: u32,
+    pub pad: u32,
+}
+
+/// Returns the contents of the `Schedule` buffer: the step counter (0), padding, then
+/// Adam's bias corrections (c_m, c_v) for each step, taken from the CPU's `Update`.
+pub(crate) fn schedule(settings: &OptimizerSettings, steps: u64) -> Vec<u32> {
+    let mut words = vec![0u32, 0u32];
+    for t in 0..steps.max(1) {
+        let update = Update::new(OptimizerKind::Adam, 1.0, 1.0, settings, t);
+        words.push((update.m_correction as f32).to_bits());
+        words.push((update.v_correction as f32).to_bits());
+    }
+    words
+}
