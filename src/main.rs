@@ -123,7 +123,7 @@ struct SweepArgs {
     /// Write theta_0 of the first seed to this .npz file.
     #[arg(long)]
     save_init: Option<PathBuf>,
-    /// Engine: auto, cpu or gpu (auto picks the float64 CPU engine in this build).
+    /// Engine: cpu (float64), gpu (float32, wgpu), or auto (gpu only on a real GPU).
     #[arg(long, default_value = "auto")]
     backend: BackendChoice,
     /// Normalization of the softplus constant a: second-moment or variance.
