@@ -77,8 +77,9 @@ fn plot_draws_every_figure() {
         .lines()
         .map(str::to_string)
         .collect();
-    // Six figures plus three standard-deviation figures, each as PNG and SVG.
-    assert_eq!(printed.len(), 18, "{printed:?}");
+    // Six figures plus three standard-deviation figures, each as PNG and SVG, and one PNG
+    // heat map per optimizer (3) and metric (3).
+    assert_eq!(printed.len(), 18 + 9, "{printed:?}");
     for name in [
         "heatmaps_test_acc.png",
         "heatmaps_train_acc.svg",
@@ -87,6 +88,7 @@ fn plot_draws_every_figure() {
         "best_eta_vs_alpha.png",
         "accuracy_with_sign_consistency.png",
         "heatmaps_test_acc_std.png",
+        "heatmap_test_acc_gd.png",
     ] {
         let path = run.join("figures").join(name);
         assert!(path.is_file(), "{} missing", path.display());

@@ -20,10 +20,15 @@ pub fn plot_records_with(
     options: &FigureOptions,
 ) -> Result<Vec<PathBuf>, SweepError> {
     let figures = write_run_figures(dir, records, options)?;
-    Ok(figures
-        .into_iter()
-        .flat_map(|figure| figure.files)
-        .collect())
+    let mut files: Vec<PathBuf> = figures.into_iter().flat_map(|figure| figure.files).collect();
+
+    // One heat map per optimizer and metric as well, each on its own colour scale, for
+    // readers who look at one optimizer at a time.
+    if !records.is_empty() {
+        let single = report::write_heatmaps(records, &dir.join(FIGURES_DIR), &options.context)?;
+        files.extend(single);
+    }
+    Ok(files)
 }
 
 /// Draws the figure set of `records` into `dir/figures` and returns the figures with their
