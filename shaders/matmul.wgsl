@@ -16,9 +16,10 @@
 // indexed in loops in memory, so the block shape is fixed here and only the workgroup
 // shape is a pipeline-overridable constant.
 // NOTE: on lavapipe (Mesa 22.3.6, 2 cores shared with other jobs) this kernel measured
-// 0.6-1.2 GFLOP/s, far below the tens that register blocking is reported to reach there.
-// Operand loads dominate: reading B as aligned vec4 doubled the rate in a trial, so an
-// aligned vec4 variant for unit column strides is the next step.
+// 0.6-1.2 GFLOP/s at load average 5-7 and 1.7-1.9 at about 1.6, far below the tens that
+// register blocking is reported to reach there. A variant that read both operands as
+// aligned vec4 values measured the same 1.7-1.95 (cargo bench --bench gpu_matmul), so
+// the cause is not the width of the loads.
 
 struct Shape {
     m: u32,
