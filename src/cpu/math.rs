@@ -1,9 +1,9 @@
 //! The scaled softplus and its derivative over whole slices, vectorized with AVX2 and FMA.
 //!
 //! Per element both need exp(-|x|) and ln(1 + exp(-|x|)) for x = beta u. The glibc calls
-//! take about 9 ns each on a 2.45 GHz EPYC and do not vectorize, so on x86_64 CPUs with
-//! AVX2 and FMA this module evaluates them with branch-free range reduction and
-//! polynomials that LLVM turns into 4-wide code. On that CPU the activation pass of
+//! take about 9 ns each on a 2.45 GHz EPYC and do not vectorize. On x86_64 CPUs with AVX2
+//! and FMA this module evaluates them with branch-free range reduction and polynomials,
+//! which LLVM turns into 4-wide code. On that CPU the activation pass of
 //! `benches/cpu_step.rs` (16M elements, 2 threads) went from about 0.25 s to 0.05 s. Other
 //! CPUs use `Activation::value_and_derivative`, whose results may differ by a few ulp.
 //!

@@ -400,7 +400,7 @@ impl Network<'_> {
                                 *out += gk * w;
                             }
                         }
-                        // delta holds sigma'(zhat) until this line replaces it.
+                        // delta contains sigma'(zhat) until this line replaces it.
                         for (out, &b) in delta.iter_mut().zip(back.iter()) {
                             *out = b * (*out * inv_sqrt_h);
                         }

@@ -95,7 +95,7 @@ pub fn logistic(x: f64) -> f64 {
 /// integrated by composite 20-point Gauss-Legendre quadrature over [-12, 12] in panels of
 /// width 1/4. Plain Gauss-Hermite quadrature converges slowly here (about 1e-11 relative
 /// error with 300 nodes) because s has complex singularities at distance pi/beta from
-/// the real axis; the panels are narrow enough that the composite rule reaches rounding
+/// the real axis. The panels are narrow enough for the composite rule to reach rounding
 /// level. The Gaussian tail beyond |u| = 12 weighs less than 1e-30.
 pub fn activation_constant(norm: ActivationNorm) -> f64 {
     let (m1, m2) = softplus_gaussian_moments();

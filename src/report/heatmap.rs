@@ -448,7 +448,7 @@ impl TickedAxis {
     }
 
     /// Builds an axis like [`TickedAxis::new`] with at most `max_ticks` powers of ten,
-    /// thinned to every second, third, ... decade when the range holds more.
+    /// thinned to every second, third, ... decade when the range contains more.
     pub(super) fn thinned(low: f64, high: f64, centres: &[f64], max_ticks: usize) -> Self {
         let integers = thinned_integer_ticks(low, high, max_ticks);
         if integers.len() >= 2 {
