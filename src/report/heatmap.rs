@@ -483,6 +483,23 @@ impl Ranged for TickedAxis {
     }
 }
 
+/// Draws the labelled log10 alpha (x) and log10 eta (y) axes of a grid chart, with grid
+/// lines off so that a blank (diverged) cell stays background-coloured.
+pub(super) fn draw_log_axes<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<TickedAxis, TickedAxis>>,
+) -> DrawResult<(), DB> {
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .x_desc("log10 alpha (output scale)")
+        .y_desc("log10 eta (learning rate)")
+        .label_style((FONT_FAMILY, TICK_FONT_PX))
+        .axis_desc_style((FONT_FAMILY, AXIS_LABEL_FONT_PX))
+        .x_label_formatter(&format_log_tick)
+        .y_label_formatter(&format_log_tick)
+        .draw()
+}
+
 pub(super) fn format_log_tick(value: &f64) -> String {
     if (value - value.round()).abs() < 1e-9 {
         format!("{}", value.round() as i64)
@@ -509,17 +526,7 @@ fn draw_cells<DB: DrawingBackend>(
             TickedAxis::new(y_low, y_high, &grid.log_etas),
         )?;
 
-    // Grid lines are off so that a blank (diverged) cell stays background-coloured.
-    chart
-        .configure_mesh()
-        .disable_mesh()
-        .x_desc("log10 alpha (output scale)")
-        .y_desc("log10 eta (learning rate)")
-        .label_style((FONT_FAMILY, TICK_FONT_PX))
-        .axis_desc_style((FONT_FAMILY, AXIS_LABEL_FONT_PX))
-        .x_label_formatter(&format_log_tick)
-        .y_label_formatter(&format_log_tick)
-        .draw()?;
+    draw_log_axes(&mut chart)?;
 
     let finite: Vec<f64> = grid
         .values

@@ -5,10 +5,9 @@ use plotters::prelude::*;
 
 use super::aggregate::{CellSummary, SeedStats};
 use super::contour::contour_segments;
-use super::font::FONT_FAMILY;
 use super::heatmap::{
     CellPixel, ColorBarLayout, DrawResult, FRAME_COLOR, Metric, PLOT_MARGIN, TickedAxis,
-    draw_centred_line, draw_color_bar, format_log_tick,
+    draw_centred_line, draw_color_bar, draw_log_axes,
 };
 use super::render::{
     CONTOUR_HALO, CONTOUR_HALO_WIDTH, CONTOUR_WIDTH, Figure, LegendEntry, LegendSample,
@@ -251,17 +250,7 @@ impl PanelFigure<'_> {
                 TickedAxis::thinned(y_low, y_high, &grids.log_etas, MAX_AXIS_TICKS),
             )?;
 
-        // Grid lines are off so that a blank (diverged) cell stays background-coloured.
-        chart
-            .configure_mesh()
-            .disable_mesh()
-            .x_desc("log10 alpha (output scale)")
-            .y_desc("log10 eta (learning rate)")
-            .label_style((FONT_FAMILY, TICK_FONT_PX))
-            .axis_desc_style((FONT_FAMILY, AXIS_LABEL_FONT_PX))
-            .x_label_formatter(&format_log_tick)
-            .y_label_formatter(&format_log_tick)
-            .draw()?;
+        draw_log_axes(&mut chart)?;
 
         let columns = grids.log_alphas.len();
         let mut rectangles = Vec::new();
