@@ -2,35 +2,19 @@
 
 mod common;
 
+use common::Fixture;
+
 use lazysweep::cpu::CpuEngine;
-use lazysweep::data::Prepared;
-use lazysweep::engine::{CellOutcome, CellSpec, Engine, EngineEvent, Problem, TrainSettings};
-use lazysweep::model::InitialWeights;
+use lazysweep::engine::{CellOutcome, CellSpec, Engine, EngineEvent};
 use lazysweep::optim::OptimizerKind::{self, *};
 
-struct Fixture {
-    data: Prepared,
-    init: InitialWeights,
-    settings: TrainSettings,
+/// Builds the CPU tests' problem: 40 training and 30 test samples, d = 13, hidden = 9.
+fn fixture(steps: u64) -> Fixture {
+    Fixture::new(40, 30, 13, 9, 11, steps)
 }
 
-impl Fixture {
-    fn new(steps: u64) -> Self {
-        let d = 13;
-        Self {
-            data: common::synthetic(40, 30, d, 11),
-            init: common::init(d, 9, 12),
-            settings: common::settings(steps),
-        }
-    }
-
-    fn problem(&self) -> Problem<'_> {
-        Problem { data: &self.data, init: &self.init, settings: &self.settings }
-    }
-
-    fn train(&self, cells: &[CellSpec]) -> Vec<CellOutcome> {
-        CpuEngine::new().train(self.problem(), cells, &mut |_| {}).unwrap()
-    }
+fn train(fixture: &Fixture, cells: &[CellSpec]) -> Vec<CellOutcome> {
+    CpuEngine::new().train(fixture.problem(), cells, &mut |_| {}).unwrap()
 }
 
 fn cell(optimizer: OptimizerKind, alpha: f64, eta: f64) -> CellSpec {
@@ -59,11 +43,11 @@ fn assert_identical(a: &CellOutcome, b: &CellOutcome, what: &str) {
 
 #[test]
 fn modified_rmsprop_at_alpha_one_is_rmsprop() {
-    let fixture = Fixture::new(25);
+    let fixture = fixture(25);
     for eta in [1e-3, 0.1] {
-        let out = fixture.train(&[cell(Rmsprop, 1.0, eta), cell(ModifiedRmsprop, 1.0, eta)]);
+        let out = train(&fixture, &[cell(Rmsprop, 1.0, eta), cell(ModifiedRmsprop, 1.0, eta)]);
         assert_identical(&out[0], &out[1], &format!("eta {eta}"));
-        let out = fixture.train(&[cell(Adam, 1.0, eta), cell(ModifiedAdam, 1.0, eta)]);
+        let out = train(&fixture, &[cell(Adam, 1.0, eta), cell(ModifiedAdam, 1.0, eta)]);
         assert_identical(&out[0], &out[1], &format!("adam, eta {eta}"));
     }
 }
@@ -77,13 +61,13 @@ fn modified_rmsprop_equals_rescaled_rmsprop() {
     let eta = 1e-3;
     let eps = 1e-3;
     for (alpha, exact) in [(4.0, true), (0.25, true), (3.0, false), (0.07, false)] {
-        let mut modified = Fixture::new(30);
+        let mut modified = fixture(30);
         modified.settings.optimizer.eps = eps;
-        let mut plain = Fixture::new(30);
+        let mut plain = fixture(30);
         plain.settings.optimizer.eps = eps / alpha;
 
-        let a = &modified.train(&[cell(ModifiedRmsprop, alpha, eta)])[0];
-        let b = &plain.train(&[cell(Rmsprop, alpha, eta / alpha)])[0];
+        let a = &train(&modified, &[cell(ModifiedRmsprop, alpha, eta)])[0];
+        let b = &train(&plain, &[cell(Rmsprop, alpha, eta / alpha)])[0];
         assert!(a.losses[30] < a.losses[0], "alpha {alpha}: the loss did not decrease");
         if exact {
             // A power-of-two alpha scales every intermediate exactly.
@@ -98,7 +82,7 @@ fn modified_rmsprop_equals_rescaled_rmsprop() {
 
 #[test]
 fn batch_matches_cells_trained_alone() {
-    let fixture = Fixture::new(20);
+    let fixture = fixture(20);
     let cells = [
         cell(Gd, 1.0, 0.5),
         cell(Rmsprop, 0.1, 1e-3),
@@ -107,16 +91,16 @@ fn batch_matches_cells_trained_alone() {
         cell(Adam, 0.5, 1e-2),
         cell(ModifiedAdam, 3.0, 1e-2),
     ];
-    let batch = fixture.train(&cells);
+    let batch = train(&fixture, &cells);
     assert!(batch[3].diverged_step.is_some(), "the eta = 1e7 cell should diverge");
     for (i, spec) in cells.iter().enumerate() {
-        let alone = fixture.train(&[*spec]);
+        let alone = train(&fixture, &[*spec]);
         assert_identical(&batch[i], &alone[0], &format!("cell {i} ({spec:?})"));
     }
 
     // Removing the diverging cell leaves every other cell bit-identical.
     let stable: Vec<CellSpec> = cells.iter().copied().filter(|c| c.eta < 1e6).collect();
-    let without = fixture.train(&stable);
+    let without = train(&fixture, &stable);
     let with: Vec<&CellOutcome> = batch.iter().filter(|o| o.diverged_step.is_none()).collect();
     assert_eq!(with.len(), without.len());
     for (i, (a, b)) in with.iter().zip(&without).enumerate() {
@@ -126,7 +110,7 @@ fn batch_matches_cells_trained_alone() {
 
 #[test]
 fn diverged_cell_stops_and_reports_step() {
-    let fixture = Fixture::new(50);
+    let fixture = fixture(50);
     let mut finished = Vec::new();
     let mut on_event = |event: EngineEvent<'_>| {
         if let EngineEvent::CellFinished { index, outcome } = event {
@@ -153,8 +137,8 @@ fn diverged_cell_stops_and_reports_step() {
 
 #[test]
 fn training_learns_the_synthetic_task() {
-    let fixture = Fixture::new(200);
-    let out = fixture.train(&[cell(ModifiedRmsprop, 1.0, 1e-2), cell(Gd, 0.1, 0.1)]);
+    let fixture = fixture(200);
+    let out = train(&fixture, &[cell(ModifiedRmsprop, 1.0, 1e-2), cell(Gd, 0.1, 0.1)]);
     for (i, o) in out.iter().enumerate() {
         assert!(o.losses[200] < 0.5 * o.losses[0], "cell {i}: {} -> {}", o.losses[0], o.losses[200]);
         assert!(o.train_acc > 0.5, "cell {i}: train accuracy {}", o.train_acc);
@@ -168,7 +152,7 @@ fn training_learns_the_synthetic_task() {
 
 #[test]
 fn invalid_alpha_is_rejected() {
-    let fixture = Fixture::new(1);
+    let fixture = fixture(1);
     let err = CpuEngine::new()
         .train(fixture.problem(), &[cell(Gd, 0.0, 1.0)], &mut |_| {})
         .unwrap_err();

@@ -5,36 +5,16 @@
 
 mod common;
 
+use common::Fixture;
+
 use lazysweep::cpu::CpuEngine;
-use lazysweep::data::Prepared;
-use lazysweep::engine::{CellOutcome, CellSpec, Engine, Problem, TrainSettings};
+use lazysweep::engine::{CellOutcome, CellSpec, Engine};
 use lazysweep::gpu::GpuEngine;
-use lazysweep::model::InitialWeights;
 use lazysweep::optim::OptimizerKind::{self, *};
 
-struct Fixture {
-    data: Prepared,
-    init: InitialWeights,
-    settings: TrainSettings,
-}
-
-impl Fixture {
-    fn new(steps: u64) -> Self {
-        let d = 20;
-        Self {
-            data: common::synthetic(64, 200, d, 21),
-            init: common::init(d, 24, 22),
-            settings: common::settings(steps),
-        }
-    }
-
-    fn problem(&self) -> Problem<'_> {
-        Problem {
-            data: &self.data,
-            init: &self.init,
-            settings: &self.settings,
-        }
-    }
+/// Builds the GPU tests' problem: 64 training and 200 test samples, d = 20, hidden = 24.
+fn fixture(steps: u64) -> Fixture {
+    Fixture::new(64, 200, 20, 24, 21, steps)
 }
 
 fn open_engine() -> Option<GpuEngine> {
@@ -100,7 +80,7 @@ fn loss_tolerance(alpha: f64) -> f64 {
 #[test]
 fn loss_trajectories_match_cpu() {
     let Some(mut gpu) = open_engine() else { return };
-    let fixture = Fixture::new(30);
+    let fixture = fixture(30);
     let cells = grid();
     let expected = CpuEngine::new()
         .train(fixture.problem(), &cells, &mut |_| {})
@@ -145,7 +125,7 @@ fn loss_trajectories_match_cpu() {
 #[test]
 fn metrics_match_cpu() {
     let Some(mut gpu) = open_engine() else { return };
-    let fixture = Fixture::new(30);
+    let fixture = fixture(30);
     let cells = grid();
     let expected = CpuEngine::new()
         .train(fixture.problem(), &cells, &mut |_| {})
@@ -196,7 +176,7 @@ fn chunked_batch_matches_whole() {
     // 64 training and 200 test samples in chunks of 17 (the last one short), and the 15
     // cells in passes of 4.
     chunked.limit_batch(17, 4);
-    let fixture = Fixture::new(12);
+    let fixture = fixture(12);
     let cells = grid();
     let expected = whole.train(fixture.problem(), &cells, &mut |_| {}).unwrap();
     let actual = chunked
@@ -232,7 +212,7 @@ fn chunked_batch_matches_whole() {
 #[test]
 fn diverging_cell_is_isolated() {
     let Some(mut gpu) = open_engine() else { return };
-    let fixture = Fixture::new(30);
+    let fixture = fixture(30);
     let neighbours = [
         cell(Gd, 1.0, 1.0),
         cell(Rmsprop, 1e2, 1e-3),

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use lazysweep::data::Prepared;
-use lazysweep::engine::TrainSettings;
+use lazysweep::engine::{Problem, TrainSettings};
 use lazysweep::model::{Activation, ActivationNorm, CLASSES, InitialWeights};
 use lazysweep::optim::OptimizerSettings;
 use rand::SeedableRng;
@@ -60,5 +60,29 @@ pub fn settings(steps: u64) -> TrainSettings {
         optimizer: OptimizerSettings::default(),
         divergence_factor: 1e6,
         record_losses: true,
+    }
+}
+
+/// A synthetic problem: data, theta_0 and settings that tests hand to engines.
+pub struct Fixture {
+    pub data: Prepared,
+    pub init: InitialWeights,
+    pub settings: TrainSettings,
+}
+
+impl Fixture {
+    /// Builds n_train training and n_test test samples of dimension d, a hidden layer of
+    /// `hidden` units, and settings for `steps` steps; `seed` and `seed + 1` draw the data
+    /// and theta_0.
+    pub fn new(n_train: usize, n_test: usize, d: usize, hidden: usize, seed: u64, steps: u64) -> Self {
+        Self {
+            data: synthetic(n_train, n_test, d, seed),
+            init: init(d, hidden, seed + 1),
+            settings: settings(steps),
+        }
+    }
+
+    pub fn problem(&self) -> Problem<'_> {
+        Problem { data: &self.data, init: &self.init, settings: &self.settings }
     }
 }
