@@ -247,6 +247,7 @@ fn validate(config: &SweepConfig, options: &RunOptions) -> Result<(), SweepError
     if let Some(&eta) = config.etas.iter().find(|e| !(e.is_finite() && **e > 0.0)) {
         return invalid(format!("eta = {eta} must be finite and > 0"));
     }
+
     if config.hidden == 0 {
         return invalid("--hidden must be at least 1".into());
     }
@@ -256,6 +257,7 @@ fn validate(config: &SweepConfig, options: &RunOptions) -> Result<(), SweepError
     if config.n_test == Some(0) {
         return invalid("--n-test must be at least 1 (omit it to use the whole test set)".into());
     }
+
     if !(config.divergence_factor > 1.0) {
         return invalid(format!(
             "--divergence-factor = {} must be > 1",
@@ -267,6 +269,7 @@ fn validate(config: &SweepConfig, options: &RunOptions) -> Result<(), SweepError
             return invalid(format!("--activation-scale = {a} must be finite and > 0"));
         }
     }
+
     let opt = &config.optimizer;
     if !(0.0..1.0).contains(&opt.rho) {
         return invalid(format!("--rho = {} must be in [0, 1)", opt.rho));
@@ -274,6 +277,7 @@ fn validate(config: &SweepConfig, options: &RunOptions) -> Result<(), SweepError
     if !(opt.eps >= 0.0 && opt.eps.is_finite()) {
         return invalid(format!("--eps = {} must be finite and >= 0", opt.eps));
     }
+
     if options.batch_cells == 0 {
         return invalid("--batch-cells must be at least 1".into());
     }
