@@ -63,6 +63,7 @@ fn bench_cpu_steps(c: &mut Criterion) {
             optimizer: OptimizerSettings::default(),
             divergence_factor: 1e6,
             record_losses: false,
+            precision: lazysweep::engine::Precision::F64,
         };
         let problem = Problem { data: &data, init: &init, settings: &settings };
         group.throughput(Throughput::Elements(CELLS as u64 * steps.max(1)));

@@ -24,6 +24,7 @@ pub struct TrainSettings {
     pub divergence_factor: f64,
     /// Keep the training loss of every step in `CellOutcome::losses`.
     pub record_losses: bool,
+    pub precision: Precision,
 }
 
 /// The training problem: data, initial weights and shared settings.
@@ -57,6 +58,91 @@ pub struct CellOutcome {
     pub rel_change_w1: f64,
     /// Training loss L(theta_t) for t = 0..=steps_run, when `record_losses` is set.
     pub losses: Vec<f64>,
+    /// L(theta_t) - L(theta_0) for t = 0..=steps_run, when `record_losses` is set. Each
+    /// sample's change is formed from its output change without subtracting two losses,
+    /// so it keeps its digits when L hardly moves.
+    pub loss_changes: Vec<f64>,
+    /// The largest fraction of an update lost to rounding when it was added to the stored
+    /// parameters, over the measured steps (see [`measured_step`]). Near 1 means the
+    /// parameters froze. NaN when the engine does not measure it.
+    pub lost_update: f64,
+    /// Estimated relative rounding error of f(theta_T) - f(theta_0) on the training set.
+    /// When f is formed first and f(theta_0) subtracted, this is the unit roundoff times
+    /// ||f|| / ||f - f_0||. When the change is computed directly (the offset formulation),
+    /// it is the unit roundoff. NaN for diverged cells and when the engine does not
+    /// measure it.
+    pub cancellation: f64,
+}
+
+/// Largest `lost_update` and `cancellation` of a trusted cell. At 1e-3, the stored updates
+/// and the output change f - f_0 are both correct to about three digits.
+pub const TRUST_LIMIT: f64 = 1e-3;
+
+/// Returns whether a cell's measured rounding leaves its results trustworthy, or `None`
+/// when either measure is missing.
+pub fn is_trusted(lost_update: f64, cancellation: f64) -> Option<bool> {
+    if lost_update.is_nan() || cancellation.is_nan() {
+        return None;
+    }
+    Some(lost_update <= TRUST_LIMIT && cancellation <= TRUST_LIMIT)
+}
+
+/// Returns whether engines measure the rounding of the update at step `t` (0-based) of a
+/// run of `steps` steps: the first, every power of two and the last.
+pub fn measured_step(t: u64, steps: u64) -> bool {
+    t == 0 || (t + 1).is_power_of_two() || t + 1 == steps
+}
+
+/// Arithmetic of an engine: the `--precision` choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Precision {
+    /// Plain float64, which the CPU engine uses by default.
+    F64,
+    /// Plain float32 on the GPU.
+    F32,
+    /// theta = theta_0 + delta with training computed in delta, so that rounding is
+    /// relative to the change and not to theta. float64 on the CPU, float32 on the GPU.
+    Offset,
+    /// Double-float on the GPU: each value is the unevaluated sum of two float32.
+    Df64,
+}
+
+impl Precision {
+    pub const ALL: [Precision; 4] = [Self::F64, Self::F32, Self::Offset, Self::Df64];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::F64 => "f64",
+            Self::F32 => "f32",
+            Self::Offset => "offset",
+            Self::Df64 => "df64",
+        }
+    }
+
+    /// Returns whether only the GPU engine computes in this mode.
+    pub fn gpu_only(self) -> bool {
+        matches!(self, Self::F32 | Self::Df64)
+    }
+}
+
+impl FromStr for Precision {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL.into_iter().find(|p| p.name() == s).ok_or_else(|| {
+            format!(
+                "invalid precision '{s}': expected f64 (CPU), f32 (GPU), offset (both) or df64 \
+                 (GPU)"
+            )
+        })
+    }
+}
+
+impl fmt::Display for Precision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// Progress reports an engine sends while it trains a batch.
@@ -87,6 +173,12 @@ pub enum EngineError {
     },
     #[error("the batch is empty: at least one cell is needed")]
     EmptyBatch,
+    #[error("the {engine} engine does not support --precision {precision}: {hint}")]
+    UnsupportedPrecision {
+        engine: &'static str,
+        precision: Precision,
+        hint: &'static str,
+    },
     #[error("backend '{0}' is not available: {1}")]
     Unavailable(String, String),
     #[error(transparent)]
@@ -98,8 +190,12 @@ pub trait Engine {
     /// Short name written to the `backend` column, such as `cpu`.
     fn name(&self) -> &'static str;
 
-    /// Arithmetic written to the `precision` column, such as `float64`.
-    fn precision(&self) -> &'static str;
+    /// Returns the mode used when `--precision` is not given.
+    fn default_precision(&self) -> Precision;
+
+    /// Returns the arithmetic written to the `precision` column for a `--precision` mode,
+    /// such as `float64`, or an error when the engine does not compute in that mode.
+    fn precision(&self, mode: Precision) -> Result<&'static str, EngineError>;
 
     /// Trains every cell of the batch from theta_0 and returns one outcome per cell, in
     /// the order of `cells`. Events are reported to `on_event` as training proceeds.

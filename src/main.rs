@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
-use lazysweep::engine::BackendChoice;
+use lazysweep::engine::{BackendChoice, Precision};
 use lazysweep::model::ActivationNorm;
 use lazysweep::optim::{EpsPlacement, OptimizerKind, OptimizerSettings};
 use lazysweep::sweep::{self, RunOptions, SweepConfig, parse_grid};
@@ -126,6 +126,10 @@ struct SweepArgs {
     /// Engine: cpu (float64), gpu (float32, wgpu), or auto (gpu only on a real GPU).
     #[arg(long, default_value = "auto")]
     backend: BackendChoice,
+    /// Arithmetic: f64 (CPU), f32 (GPU), offset (both: training computed in theta -
+    /// theta_0) or df64 (GPU double-float) [default: f64 on the CPU, f32 on the GPU].
+    #[arg(long)]
+    precision: Option<Precision>,
     /// Normalization of the softplus constant a: second-moment or variance.
     #[arg(long, default_value = "second-moment")]
     activation_norm: ActivationNorm,
@@ -248,6 +252,7 @@ fn run_sweep(args: SweepArgs) -> Result<()> {
         out: args.out,
         data_dir: args.data_dir,
         backend: args.backend,
+        precision: args.precision,
         batch_cells: args.batch_cells,
         init_file: args.init,
         save_init: args.save_init,

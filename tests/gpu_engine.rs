@@ -8,7 +8,7 @@ mod common;
 use common::Fixture;
 
 use lazysweep::cpu::CpuEngine;
-use lazysweep::engine::{CellOutcome, CellSpec, Engine};
+use lazysweep::engine::{CellOutcome, CellSpec, Engine, Precision};
 use lazysweep::gpu::GpuEngine;
 use lazysweep::optim::OptimizerKind::{self, *};
 
@@ -85,7 +85,7 @@ fn loss_trajectories_match_cpu() {
     let expected = CpuEngine::new()
         .train(fixture.problem(), &cells, &mut |_| {})
         .unwrap();
-    let actual = gpu.train(fixture.problem(), &cells, &mut |_| {}).unwrap();
+    let actual = gpu.train(fixture.gpu_problem(), &cells, &mut |_| {}).unwrap();
 
     let mut worst = 0.0f64;
     for ((cell, cpu), gpu) in cells.iter().zip(&expected).zip(&actual) {
@@ -130,7 +130,7 @@ fn metrics_match_cpu() {
     let expected = CpuEngine::new()
         .train(fixture.problem(), &cells, &mut |_| {})
         .unwrap();
-    let actual = gpu.train(fixture.problem(), &cells, &mut |_| {}).unwrap();
+    let actual = gpu.train(fixture.gpu_problem(), &cells, &mut |_| {}).unwrap();
 
     for ((cell, cpu), gpu) in cells.iter().zip(&expected).zip(&actual) {
         let what = describe(cell);
@@ -178,9 +178,9 @@ fn chunked_batch_matches_whole() {
     chunked.limit_batch(17, 4);
     let fixture = fixture(12);
     let cells = grid();
-    let expected = whole.train(fixture.problem(), &cells, &mut |_| {}).unwrap();
+    let expected = whole.train(fixture.gpu_problem(), &cells, &mut |_| {}).unwrap();
     let actual = chunked
-        .train(fixture.problem(), &cells, &mut |_| {})
+        .train(fixture.gpu_problem(), &cells, &mut |_| {})
         .unwrap();
 
     for ((cell, a), b) in cells.iter().zip(&expected).zip(&actual) {
@@ -229,10 +229,10 @@ fn diverging_cell_is_isolated() {
         .train(fixture.problem(), &with_diverging, &mut |_| {})
         .unwrap();
     let mixed = gpu
-        .train(fixture.problem(), &with_diverging, &mut |_| {})
+        .train(fixture.gpu_problem(), &with_diverging, &mut |_| {})
         .unwrap();
     let alone = gpu
-        .train(fixture.problem(), &neighbours, &mut |_| {})
+        .train(fixture.gpu_problem(), &neighbours, &mut |_| {})
         .unwrap();
 
     let cpu_step = cpu[1]
@@ -288,5 +288,7 @@ fn assert_same_outcome(a: &CellOutcome, b: &CellOutcome, what: &str) {
 fn engine_names_backend_and_precision() {
     let Some(gpu) = open_engine() else { return };
     assert_eq!(gpu.name(), "gpu");
-    assert_eq!(gpu.precision(), "float32");
+    assert_eq!(gpu.precision(Precision::F32).unwrap(), "float32");
+    let err = gpu.precision(Precision::F64).unwrap_err().to_string();
+    assert!(err.contains("--backend cpu"), "{err}");
 }

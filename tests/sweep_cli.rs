@@ -133,3 +133,46 @@ fn bad_settings_name_the_value() {
         assert!(message.contains(fragment), "{args:?}: {message}");
     }
 }
+
+#[test]
+fn offset_precision_writes_trust_columns() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("toy.npz");
+    write_dataset(&data);
+    let data = data.to_str().unwrap();
+    let out = tmp.path().join("offset");
+    let out = out.to_str().unwrap();
+
+    let output = sweep(&["--data", data, "--out", out, "--backend", "cpu", "--precision", "offset"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let mut reader = csv::Reader::from_path(Path::new(out).join("results.csv")).unwrap();
+    let headers = reader.headers().unwrap().clone();
+    let column = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let (precision, lost, trusted) = (column("precision"), column("lost_update"), column("trusted"));
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 8);
+    for row in &rows {
+        assert_eq!(&row[precision], "offset-float64");
+        assert!(row[lost].parse::<f64>().unwrap() < 1e-3, "{row:?}");
+        assert!(["true", ""].contains(&&row[trusted]), "{row:?}");
+    }
+
+    // Resuming the folder in another arithmetic would mix two kinds of cells.
+    let output = sweep(&["--data", data, "--out", out, "--backend", "cpu", "--precision", "f64"]);
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(message.contains("offset-float64"), "{message}");
+    assert!(message.contains("--precision"), "{message}");
+}
+
+#[test]
+fn gpu_precision_on_cpu_backend_is_rejected() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    let output = sweep(&["--out", out.to_str().unwrap(), "--backend", "cpu", "--precision", "f32"]);
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(message.contains("--precision f32"), "{message}");
+    assert!(message.contains("--backend gpu"), "{message}");
+    assert!(!out.join("results.csv").exists());
+}

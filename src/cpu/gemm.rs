@@ -80,6 +80,16 @@ impl<'a> MatMut<'a> {
 
 /// Overwrites `c` with `scale * a * b`.
 pub fn gemm(scale: f64, a: MatRef<'_>, b: MatRef<'_>, c: MatMut<'_>) {
+    gemm_with_beta(scale, a, b, 0.0, c);
+}
+
+/// Adds `scale * a * b` to `c`.
+pub fn gemm_accumulate(scale: f64, a: MatRef<'_>, b: MatRef<'_>, c: MatMut<'_>) {
+    gemm_with_beta(scale, a, b, 1.0, c);
+}
+
+/// Overwrites `c` with `scale * a * b + beta * c`; with beta = 0 the old `c` is not read.
+fn gemm_with_beta(scale: f64, a: MatRef<'_>, b: MatRef<'_>, beta: f64, c: MatMut<'_>) {
     assert_eq!(a.cols, b.rows, "inner dimensions differ");
     assert_eq!(a.rows, c.rows, "output rows differ");
     assert_eq!(b.cols, c.cols, "output columns differ");
@@ -87,8 +97,7 @@ pub fn gemm(scale: f64, a: MatRef<'_>, b: MatRef<'_>, c: MatMut<'_>) {
         return;
     }
     // SAFETY: the constructors checked that every element addressed through the strides
-    // lies inside its slice, `c` is borrowed mutably so it aliases neither input, and
-    // beta = 0 means `c` is only written.
+    // lies inside its slice, and `c` is borrowed mutably so it aliases neither input.
     unsafe {
         matrixmultiply::dgemm(
             a.rows,
@@ -101,7 +110,7 @@ pub fn gemm(scale: f64, a: MatRef<'_>, b: MatRef<'_>, c: MatMut<'_>) {
             b.data.as_ptr(),
             b.row_stride as isize,
             b.col_stride as isize,
-            0.0,
+            beta,
             c.data.as_mut_ptr(),
             c.row_stride as isize,
             c.col_stride as isize,

@@ -14,10 +14,11 @@ use log::debug;
 use rayon::prelude::*;
 
 use crate::engine::{
-    CellOutcome, CellSpec, Engine, EngineError, EngineEvent, Problem, validate_batch,
+    CellOutcome, CellSpec, Engine, EngineError, EngineEvent, Precision, Problem, measured_step,
+    validate_batch,
 };
 use crate::model::CLASSES;
-use crate::optim::Update;
+use crate::optim::{Applied, Update};
 
 use network::{Network, Workspace};
 use timing::{Phase, PhaseTimer};
@@ -46,8 +47,21 @@ impl Engine for CpuEngine {
         "cpu"
     }
 
-    fn precision(&self) -> &'static str {
-        "float64"
+    fn default_precision(&self) -> Precision {
+        Precision::F64
+    }
+
+    fn precision(&self, mode: Precision) -> Result<&'static str, EngineError> {
+        match mode {
+            Precision::F64 => Ok("float64"),
+            Precision::Offset => Ok("offset-float64"),
+            Precision::F32 | Precision::Df64 => Err(EngineError::UnsupportedPrecision {
+                engine: "cpu",
+                precision: mode,
+                hint: "the CPU engine computes in float64: use --precision f64 or offset, or \
+                       --backend gpu for f32 and df64",
+            }),
+        }
     }
 
     fn train(
@@ -57,6 +71,7 @@ impl Engine for CpuEngine {
         on_event: &mut dyn FnMut(EngineEvent<'_>),
     ) -> Result<Vec<CellOutcome>, EngineError> {
         validate_batch(problem, cells)?;
+        self.precision(problem.settings.precision)?;
         let mut timer = PhaseTimer::start();
         let net = Network::new(problem);
         let (reference, initial) = net.reference();
@@ -83,7 +98,7 @@ impl Engine for CpuEngine {
 
             // Every cell is at theta_0 at step 0, whose forward pass the reference has done.
             // The copy is dropped afterwards, which frees 2 n hidden floats.
-            net.forward_train(&mut ws, initial.take().as_ref(), &mut timer);
+            net.forward_train(&mut ws, &reference, initial.take().as_ref(), &mut timer);
             let mut bad = net.loss_and_output_gradient(&mut ws, &reference, cells, t);
             timer.lap(Phase::Loss);
 
@@ -140,7 +155,8 @@ pub struct Gradient {
 }
 
 /// Computes L(theta) and its gradient for one cell at theta = (w0, w1), with the output
-/// shifted by f(theta_0, x) for the theta_0 of `problem`. The engine's own forward and
+/// shifted by f(theta_0, x) for the theta_0 of `problem`. In the offset formulation, w0
+/// and w1 are the changes theta - theta_0. The engine's own forward and
 /// backward passes do the work, so this is what tests compare with finite differences.
 pub fn loss_and_gradient(
     problem: Problem<'_>,
@@ -149,6 +165,7 @@ pub fn loss_and_gradient(
     w1: &[f64],
 ) -> Result<Gradient, EngineError> {
     validate_batch(problem, &[cell])?;
+    CpuEngine.precision(problem.settings.precision)?;
     let net = Network::new(problem);
     let (reference, _) = net.reference();
     let mut ws = Workspace::new(&net, &[cell]);
@@ -157,7 +174,7 @@ pub fn loss_and_gradient(
 
     let mut timer = PhaseTimer::start();
     // The parameters are not theta_0, so the forward pass runs in full.
-    net.forward_train(&mut ws, None, &mut timer);
+    net.forward_train(&mut ws, &reference, None, &mut timer);
     net.loss_and_output_gradient(&mut ws, &reference, &[cell], 0);
     net.backward(&mut ws, &[], &mut timer);
     Ok(Gradient {
@@ -194,13 +211,18 @@ fn finish_diverged(
         rel_change_w0: f64::NAN,
         rel_change_w1: f64::NAN,
         losses: slot.losses,
+        loss_changes: slot.loss_changes,
+        lost_update: slot.lost_update,
+        cancellation: f64::NAN,
     };
     on_event(EngineEvent::CellFinished { index: cell, outcome: &outcome });
     outcomes[cell] = Some(outcome);
 }
 
 /// Applies the optimizer update of step `t` to every slot not in `skip`, and returns the
-/// slots whose new parameters contain a non-finite value.
+/// slots whose new parameters contain a non-finite value. At the steps that
+/// [`measured_step`] names, it also records the fraction of each slot's update that
+/// rounding lost.
 fn update_all(
     ws: &mut Workspace,
     net: &Network<'_>,
@@ -209,9 +231,9 @@ fn update_all(
     t: u64,
     skip: &[usize],
 ) -> Vec<usize> {
-    const CHUNK: usize = 1 << 14;
     let block = net.hidden * net.d;
     let settings = &problem.settings.optimizer;
+    let measure = measured_step(t, problem.settings.steps);
     let mut non_finite = Vec::new();
 
     for s in 0..ws.slots.len() {
@@ -221,34 +243,71 @@ fn update_all(
         let slot = &mut ws.slots[s];
         let cell = cells[slot.cell];
         let update = Update::new(cell.optimizer, cell.eta, cell.alpha, settings, t);
-
         let w0 = &mut ws.w0_stack[s * block..(s + 1) * block];
         let g0 = &ws.dw0_stack[s * block..(s + 1) * block];
-        let all_finite = |a: bool, b: bool| a && b;
-        let finite_w0 = match (cell.optimizer.uses_second_moment(), cell.optimizer.uses_first_moment()) {
-            (false, _) => w0
-                .par_chunks_mut(CHUNK)
-                .zip(g0.par_chunks(CHUNK))
-                .map(|(w, g)| update.apply(w, g, &mut [], &mut []))
-                .reduce(|| true, all_finite),
-            (true, false) => w0
-                .par_chunks_mut(CHUNK)
-                .zip(g0.par_chunks(CHUNK))
-                .zip(slot.v0.par_chunks_mut(CHUNK))
-                .map(|((w, g), v)| update.apply(w, g, v, &mut []))
-                .reduce(|| true, all_finite),
-            (true, true) => w0
-                .par_chunks_mut(CHUNK)
-                .zip(g0.par_chunks(CHUNK))
-                .zip(slot.v0.par_chunks_mut(CHUNK))
-                .zip(slot.m0.par_chunks_mut(CHUNK))
-                .map(|(((w, g), v), m)| update.apply(w, g, v, m))
-                .reduce(|| true, all_finite),
-        };
-        let finite_w1 = update.apply(&mut slot.w1, &slot.dw1, &mut slot.v1, &mut slot.m1);
-        if !(finite_w0 && finite_w1) {
+
+        let applied_w0 = apply_parallel(&update, measure, w0, g0, &mut slot.v0, &mut slot.m0);
+        let applied_w1 = apply_block(&update, measure, &mut slot.w1, &slot.dw1, &mut slot.v1, &mut slot.m1);
+        let applied = applied_w0.merge(applied_w1);
+        if !applied.finite {
             non_finite.push(s);
+        }
+        if measure && applied.intended > 0.0 {
+            slot.lost_update = slot.lost_update.max(applied.lost / applied.intended);
+        }
+        if !slot.w1_total.is_empty() {
+            for ((total, &start), &delta) in slot.w1_total.iter_mut().zip(net.init_w1()).zip(&slot.w1) {
+                *total = start + delta;
+            }
         }
     }
     non_finite
+}
+
+/// Applies `update` to one block, measuring the rounding when `measure` is set.
+fn apply_block(
+    update: &Update,
+    measure: bool,
+    theta: &mut [f64],
+    grad: &[f64],
+    v: &mut [f64],
+    m: &mut [f64],
+) -> Applied {
+    if measure {
+        update.apply_measured(theta, grad, v, m)
+    } else {
+        let finite = update.apply(theta, grad, v, m);
+        Applied { finite, intended: 0.0, lost: 0.0 }
+    }
+}
+
+/// Applies `update` to a large block in parallel chunks. Empty moments stay empty in every
+/// chunk, as the rules that do not use them expect.
+fn apply_parallel(
+    update: &Update,
+    measure: bool,
+    theta: &mut [f64],
+    grad: &[f64],
+    v: &mut [f64],
+    m: &mut [f64],
+) -> Applied {
+    const CHUNK: usize = 1 << 14;
+    fn moment_chunks(moment: &mut [f64], chunks: usize) -> Vec<&mut [f64]> {
+        if moment.is_empty() {
+            (0..chunks).map(|_| &mut [][..]).collect()
+        } else {
+            moment.chunks_mut(CHUNK).collect()
+        }
+    }
+    let chunks = theta.len().div_ceil(CHUNK);
+    let (v_chunks, m_chunks) = (moment_chunks(v, chunks), moment_chunks(m, chunks));
+    theta
+        .par_chunks_mut(CHUNK)
+        .zip(grad.par_chunks(CHUNK))
+        .zip(v_chunks.into_par_iter().zip(m_chunks.into_par_iter()))
+        .map(|((w, g), (v, m))| apply_block(update, measure, w, g, v, m))
+        .collect::<Vec<_>>()
+        .into_iter()
+        // Merged in chunk order, so the sums do not depend on how rayon splits the work.
+        .fold(Applied { finite: true, intended: 0.0, lost: 0.0 }, Applied::merge)
 }

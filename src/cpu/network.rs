@@ -2,11 +2,12 @@
 
 use rayon::prelude::*;
 
-use super::gemm::{MatMut, MatRef, gemm};
+use super::gemm::{MatMut, MatRef, gemm, gemm_accumulate};
 use super::math;
 use super::timing::{Phase, PhaseTimer};
-use crate::engine::{CellOutcome, CellSpec, Problem, TrainSettings};
-use crate::model::loss::{soft_hinge, soft_hinge_derivative, target};
+use crate::engine::{CellOutcome, CellSpec, Precision, Problem, TrainSettings};
+use crate::model::loss::{soft_hinge, soft_hinge_change, soft_hinge_derivative, target};
+use crate::model::activation::{BETA, logistic};
 use crate::model::{Activation, CLASSES, InitialWeights};
 
 /// Elements per parallel chunk in elementwise passes.
@@ -27,16 +28,76 @@ pub(super) struct Network<'a> {
     settings: &'a TrainSettings,
     inv_sqrt_d: f64,
     inv_sqrt_h: f64,
+    /// Train in the offset formulation: the stored parameters are delta = theta - theta_0
+    /// and the outputs are f(theta) - f(theta_0), formed without subtracting f(theta_0).
+    pub offset: bool,
 }
 
 /// Quantities at theta_0 shared by every cell: f(theta_0, x) on both sets and the signs of
-/// the test pre-activations.
+/// the test pre-activations. In the offset formulation the outputs are already differences,
+/// so `f0_train` and `f0_test` are zero and `hidden_train` and `hidden_test` hold the
+/// hidden layer at theta_0.
 pub(super) struct Reference {
     f0_train: Vec<f64>,
     f0_test: Vec<f64>,
     positive0_test: Vec<bool>,
     w0_norm: f64,
     w1_norm: f64,
+    hidden_train: Option<HiddenAtStart>,
+    hidden_test: Option<HiddenAtStart>,
+}
+
+/// The hidden layer at theta_0 on one set of samples, each rows x hidden: zhat_0,
+/// logistic(beta zhat_0) and sigma(zhat_0).
+pub(super) struct HiddenAtStart {
+    hidden: usize,
+    zhat: Vec<f64>,
+    logistic: Vec<f64>,
+    z: Vec<f64>,
+}
+
+impl HiddenAtStart {
+    fn new(activation: Activation, hidden: usize, zhat: Vec<f64>) -> Self {
+        let logistic = zhat.par_iter().map(|&u| logistic(BETA * u)).collect();
+        let mut z = vec![0.0; zhat.len()];
+        zhat.par_chunks(CHUNK)
+            .zip(z.par_chunks_mut(CHUNK))
+            .for_each(|(zhat, z)| math::activation_values(activation, zhat, z));
+        Self { hidden, zhat, logistic, z }
+    }
+
+    /// Turns the pre-activation changes e = zhat - zhat_0 of `rows` samples starting at
+    /// `start`, for every slot (rows x width), into sigma'(zhat) in place, and writes
+    /// sigma(zhat) - sigma(zhat_0) into `change` and sigma(zhat) into `z`.
+    fn apply_change(
+        &self,
+        activation: Activation,
+        start: usize,
+        e: &mut [f64],
+        change: &mut [f64],
+        z: &mut [f64],
+        width: usize,
+    ) {
+        let h = self.hidden;
+        e.par_chunks_mut(width)
+            .zip(change.par_chunks_mut(width))
+            .zip(z.par_chunks_mut(width))
+            .enumerate()
+            .for_each(|(i, ((e, change), z))| {
+                let row = (start + i) * h..(start + i + 1) * h;
+                let (u0, s0, z0) = (&self.zhat[row.clone()], &self.logistic[row.clone()], &self.z[row]);
+                for s in 0..width / h {
+                    let cols = s * h..(s + 1) * h;
+                    let (e, change, z) = (&mut e[cols.clone()], &mut change[cols.clone()], &mut z[cols]);
+                    for j in 0..h {
+                        let dz = activation.change(u0[j], s0[j], e[j]);
+                        change[j] = dz;
+                        z[j] = z0[j] + dz;
+                        e[j] = activation.derivative(u0[j] + e[j]);
+                    }
+                }
+            });
+    }
 }
 
 /// sigma(zhat), sigma'(zhat) and f of theta_0 on the training set (n x hidden, n x hidden
@@ -52,16 +113,35 @@ pub(super) struct InitialHidden {
 pub(super) struct Slot {
     /// Index of the cell in the batch.
     pub cell: usize,
+    /// W1, or delta W1 = W1 - W1_0 in the offset formulation.
     pub w1: Vec<f64>,
+    /// W1_0 + delta W1 in the offset formulation, which the backward pass needs; empty
+    /// otherwise.
+    pub w1_total: Vec<f64>,
     pub dw1: Vec<f64>,
     pub v0: Vec<f64>,
     pub m0: Vec<f64>,
     pub v1: Vec<f64>,
     pub m1: Vec<f64>,
     pub losses: Vec<f64>,
+    pub loss_changes: Vec<f64>,
     pub loss0: f64,
     pub last_loss: f64,
     pub train_correct: usize,
+    /// ||f|| and ||f - f_0|| on the training set at the last loss evaluation, where f is
+    /// what the forward pass formed (the change itself in the offset formulation).
+    pub output_norm: f64,
+    pub change_norm: f64,
+    /// Largest fraction of an update lost to rounding over the measured steps.
+    pub lost_update: f64,
+}
+
+impl Slot {
+    /// Returns the estimated relative rounding error of f - f_0 at the last loss
+    /// evaluation.
+    pub fn cancellation(&self) -> f64 {
+        f64::EPSILON / 2.0 * self.output_norm / self.change_norm
+    }
 }
 
 /// Every buffer of a batch. Slot s owns block s of the stacked W0 and its gradient; the
@@ -72,6 +152,9 @@ pub(super) struct Workspace {
     pub dw0_stack: Vec<f64>,
     /// Length of one W0 block: hidden x d.
     pub block: usize,
+    /// sigma(zhat) - sigma(zhat_0) in the offset formulation, laid out like `z`; empty
+    /// otherwise.
+    change: Vec<f64>,
     /// Pre-activations zhat. The forward pass replaces them by sigma'(zhat) and the
     /// backward pass by Delta, so that each pass reads and writes one buffer in place.
     zhat: Vec<f64>,
@@ -85,8 +168,12 @@ impl Workspace {
         let k = cells.len();
         let (h, d, c) = (net.hidden, net.d, CLASSES);
         let mut w0_stack = Vec::with_capacity(k * h * d);
-        for _ in 0..k {
-            w0_stack.extend_from_slice(&net.init.w0);
+        if net.offset {
+            w0_stack.resize(k * h * d, 0.0);
+        } else {
+            for _ in 0..k {
+                w0_stack.extend_from_slice(&net.init.w0);
+            }
         }
         let slots = cells
             .iter()
@@ -95,18 +182,28 @@ impl Workspace {
                 let v = spec.optimizer.uses_second_moment();
                 let m = spec.optimizer.uses_first_moment();
                 let moment = |used: bool, len: usize| if used { vec![0.0; len] } else { Vec::new() };
+                let (w1, w1_total) = if net.offset {
+                    (vec![0.0; c * h], net.init.w1.clone())
+                } else {
+                    (net.init.w1.clone(), Vec::new())
+                };
                 Slot {
                     cell,
-                    w1: net.init.w1.clone(),
+                    w1,
+                    w1_total,
                     dw1: vec![0.0; c * h],
                     v0: moment(v, h * d),
                     m0: moment(m, h * d),
                     v1: moment(v, c * h),
                     m1: moment(m, c * h),
                     losses: Vec::new(),
+                    loss_changes: Vec::new(),
                     loss0: f64::NAN,
                     last_loss: f64::NAN,
                     train_correct: 0,
+                    output_norm: f64::NAN,
+                    change_norm: f64::NAN,
+                    lost_update: 0.0,
                 }
             })
             .collect();
@@ -116,6 +213,7 @@ impl Workspace {
             w0_stack,
             dw0_stack: vec![0.0; k * h * d],
             block: h * d,
+            change: if net.offset { vec![0.0; activations] } else { Vec::new() },
             zhat: vec![0.0; activations],
             z: vec![0.0; activations],
             f: vec![0.0; k * net.n * c],
@@ -153,10 +251,16 @@ impl<'a> Network<'a> {
             settings: problem.settings,
             inv_sqrt_d: 1.0 / (data.d as f64).sqrt(),
             inv_sqrt_h: 1.0 / (init.hidden as f64).sqrt(),
+            offset: problem.settings.precision == Precision::Offset,
         }
     }
 }
 impl Network<'_> {
+    /// Returns W1 of theta_0.
+    pub fn init_w1(&self) -> &[f64] {
+        &self.init.w1
+    }
+
     /// Computes f(theta_0, x) on both sets and the signs of the test pre-activations, and
     /// returns them with the hidden layer of theta_0 on the training set.
     pub fn reference(&self) -> (Reference, InitialHidden) {
@@ -185,8 +289,34 @@ impl Network<'_> {
             f
         };
 
+        let zhat_train = pre_activations(self.x, self.n);
+        let zhat_test = pre_activations(self.x_test, self.n_test);
+        let positive0_test = zhat_test.par_iter().map(|&u| u > 0.0).collect();
+        let (w0_norm, w1_norm) = (norm(w0), norm(w1));
+
+        if self.offset {
+            let train = HiddenAtStart::new(self.activation, h, zhat_train);
+            let test = HiddenAtStart::new(self.activation, h, zhat_test);
+            let dsigma = train.zhat.par_iter().map(|&u| self.activation.derivative(u)).collect();
+            let initial = InitialHidden {
+                z: train.z.clone(),
+                dsigma,
+                f: vec![0.0; self.n * c],
+            };
+            let reference = Reference {
+                f0_train: vec![0.0; self.n * c],
+                f0_test: vec![0.0; self.n_test * c],
+                positive0_test,
+                w0_norm,
+                w1_norm,
+                hidden_train: Some(train),
+                hidden_test: Some(test),
+            };
+            return (reference, initial);
+        }
+
         // The pre-activations become sigma' in place.
-        let mut dsigma_train = pre_activations(self.x, self.n);
+        let mut dsigma_train = zhat_train;
         let mut z_train = vec![0.0; self.n * h];
         dsigma_train
             .par_chunks_mut(CHUNK)
@@ -194,14 +324,12 @@ impl Network<'_> {
             .for_each(|(zhat, z)| math::activation_in_place(self.activation, zhat, z));
         let f0_train = outputs(&z_train, self.n);
 
-        let zhat_test = pre_activations(self.x_test, self.n_test);
         let mut z_test = vec![0.0; self.n_test * h];
         zhat_test
             .par_chunks(CHUNK)
             .zip(z_test.par_chunks_mut(CHUNK))
             .for_each(|(zhat, z)| math::activation_values(self.activation, zhat, z));
         let f0_test = outputs(&z_test, self.n_test);
-        let positive0_test = zhat_test.par_iter().map(|&u| u > 0.0).collect();
 
         let initial = InitialHidden {
             z: z_train,
@@ -212,8 +340,10 @@ impl Network<'_> {
             f0_train,
             f0_test,
             positive0_test,
-            w0_norm: norm(w0),
-            w1_norm: norm(w1),
+            w0_norm,
+            w1_norm,
+            hidden_train: None,
+            hidden_test: None,
         };
         (reference, initial)
     }
@@ -225,9 +355,14 @@ impl Network<'_> {
     /// outputs are copied from it in place of the two products. The copies are
     /// bit-identical to what the products give, because the stacked product computes each
     /// slot's block exactly as the single-cell product of `Network::reference` does.
+    ///
+    /// In the offset formulation the product gives e = zhat - zhat_0, the hidden change
+    /// sigma(zhat) - sigma(zhat_0) is formed from e directly, and the outputs are
+    /// f - f_0 = h^-1/2 (W1_0 (z - z_0) + delta W1 z).
     pub fn forward_train(
         &self,
         ws: &mut Workspace,
+        reference: &Reference,
         initial: Option<&InitialHidden>,
         timer: &mut PhaseTimer,
     ) {
@@ -247,22 +382,60 @@ impl Network<'_> {
         timer.lap(Phase::ForwardGemm);
 
         let activation = self.activation;
-        ws.zhat[..len]
-            .par_chunks_mut(CHUNK)
-            .zip(ws.z[..len].par_chunks_mut(CHUNK))
-            .for_each(|(zhat, z)| math::activation_in_place(activation, zhat, z));
+        match &reference.hidden_train {
+            Some(start) => start.apply_change(
+                activation,
+                0,
+                &mut ws.zhat[..len],
+                &mut ws.change[..len],
+                &mut ws.z[..len],
+                width,
+            ),
+            None => ws.zhat[..len]
+                .par_chunks_mut(CHUNK)
+                .zip(ws.z[..len].par_chunks_mut(CHUNK))
+                .for_each(|(zhat, z)| math::activation_in_place(activation, zhat, z)),
+        }
         timer.lap(Phase::Activation);
 
         let per_slot = self.n * CLASSES;
         for (s, slot) in ws.slots.iter().enumerate() {
-            gemm(
-                self.inv_sqrt_h,
-                MatRef::new(&ws.z[s * self.hidden..len], self.n, self.hidden, width, 1),
-                MatRef::row_major(&slot.w1, CLASSES, self.hidden).t(),
-                MatMut::row_major(&mut ws.f[s * per_slot..(s + 1) * per_slot], self.n, CLASSES),
-            );
+            let f = &mut ws.f[s * per_slot..(s + 1) * per_slot];
+            self.output_layer(&ws.z, &ws.change, s, width, self.n, &slot.w1, f);
         }
         timer.lap(Phase::OutputLayer);
+    }
+
+    /// Writes the outputs of slot `s` for `rows` samples into `f` (rows x classes): f from
+    /// sigma(zhat) and W1, or in the offset formulation f - f_0 from sigma(zhat),
+    /// the hidden change and delta W1.
+    #[allow(clippy::too_many_arguments)]
+    fn output_layer(
+        &self,
+        z: &[f64],
+        change: &[f64],
+        s: usize,
+        width: usize,
+        rows: usize,
+        w1: &[f64],
+        f: &mut [f64],
+    ) {
+        let h = self.hidden;
+        let len = rows * width;
+        fn hidden_of_slot(values: &[f64], s: usize, h: usize, len: usize, width: usize) -> MatRef<'_> {
+            MatRef::new(&values[s * h..len], len / width, h, width, 1)
+        }
+        let out = MatMut::row_major(f, rows, CLASSES);
+        if !self.offset {
+            let w1 = MatRef::row_major(w1, CLASSES, h).t();
+            gemm(self.inv_sqrt_h, hidden_of_slot(z, s, h, len, width), w1, out);
+            return;
+        }
+        let w1_start = MatRef::row_major(&self.init.w1, CLASSES, h).t();
+        gemm(self.inv_sqrt_h, hidden_of_slot(change, s, h, len, width), w1_start, out);
+        let out = MatMut::row_major(f, rows, CLASSES);
+        let delta_w1 = MatRef::row_major(w1, CLASSES, h).t();
+        gemm_accumulate(self.inv_sqrt_h, hidden_of_slot(z, s, h, len, width), delta_w1, out);
     }
 
     /// Copies the hidden layer and outputs of theta_0 into every active slot.
@@ -312,14 +485,18 @@ impl Network<'_> {
             .enumerate()
             .filter_map(|(s, ((slot, f), gf))| {
                 let alpha = cells[slot.cell].alpha;
-                let (loss, correct) = self.loss_of_slot(alpha, f, &reference.f0_train, gf);
+                let fit = self.loss_of_slot(alpha, f, &reference.f0_train, gf, record);
+                let loss = fit.loss;
                 slot.last_loss = loss;
-                slot.train_correct = correct;
+                slot.train_correct = fit.correct;
+                slot.output_norm = fit.output_norm;
+                slot.change_norm = fit.change_norm;
                 if t == 0 {
                     slot.loss0 = loss;
                 }
                 if record {
                     slot.losses.push(loss);
+                    slot.loss_changes.push(fit.loss_change);
                 }
                 let exploded = !loss.is_finite() || loss > factor * slot.loss0;
                 exploded.then_some(s)
@@ -327,19 +504,35 @@ impl Network<'_> {
             .collect()
     }
 
-    /// Returns (loss, correct predictions) of one cell and writes dL/df into `gf`.
-    fn loss_of_slot(&self, alpha: f64, f: &[f64], f0: &[f64], gf: &mut [f64]) -> (f64, usize) {
+    /// Returns the loss, correct predictions and output norms of one cell and writes dL/df
+    /// into `gf`.
+    fn loss_of_slot(
+        &self,
+        alpha: f64,
+        f: &[f64],
+        f0: &[f64],
+        gf: &mut [f64],
+        with_change: bool,
+    ) -> Fit {
         let gradient_scale = 1.0 / (alpha * self.n as f64);
         let mut total = 0.0;
+        let mut total_change = 0.0;
         let mut correct = 0;
+        let (mut output_sq, mut change_sq) = (0.0, 0.0);
         for i in 0..self.n {
             let label = self.y[i];
             let row = i * CLASSES;
             let mut best = (f64::NEG_INFINITY, 0);
             for k in 0..CLASSES {
-                let output = alpha * (f[row + k] - f0[row + k]);
+                let change = f[row + k] - f0[row + k];
+                output_sq += f[row + k] * f[row + k];
+                change_sq += change * change;
+                let output = alpha * change;
                 let y = target(label, k);
                 total += soft_hinge(output, y);
+                if with_change {
+                    total_change += soft_hinge_change(output, y);
+                }
                 gf[row + k] = soft_hinge_derivative(output, y) * gradient_scale;
                 if output > best.0 {
                     best = (output, k);
@@ -349,7 +542,14 @@ impl Network<'_> {
                 correct += 1;
             }
         }
-        (total / (alpha * alpha * self.n as f64), correct)
+        let scale = 1.0 / (alpha * alpha * self.n as f64);
+        Fit {
+            loss: total * scale,
+            loss_change: if with_change { total_change * scale } else { f64::NAN },
+            correct,
+            output_norm: output_sq.sqrt(),
+            change_norm: change_sq.sqrt(),
+        }
     }
 
     /// Computes dW1 and the stacked dW0 of every slot not in `skip`.
@@ -394,8 +594,9 @@ impl Network<'_> {
                         // back = g_i W1, the error propagated to the hidden layer.
                         back.fill(0.0);
                         let g = &gf[s * per_slot + i * c..s * per_slot + (i + 1) * c];
+                        let w1 = if slot.w1_total.is_empty() { &slot.w1 } else { &slot.w1_total };
                         for (k, &gk) in g.iter().enumerate() {
-                            let w1_row = &slot.w1[k * h..(k + 1) * h];
+                            let w1_row = &w1[k * h..(k + 1) * h];
                             for (out, &w) in back.iter_mut().zip(w1_row) {
                                 *out += gk * w;
                             }
@@ -448,34 +649,47 @@ impl Network<'_> {
                 MatMut::row_major(&mut ws.zhat[..len], rows, width),
             );
 
-            let positive0 = &reference.positive0_test[start * h..(start + rows) * h];
+            let samples = start * h..(start + rows) * h;
+            let positive0 = &reference.positive0_test[samples.clone()];
+            // In the offset formulation the product gave e, and zhat = zhat_0 + e.
+            let zhat0 = reference.hidden_test.as_ref().map(|start| &start.zhat[samples]);
             for (s, count) in same_sign.iter_mut().enumerate() {
                 *count += ws.zhat[..len]
                     .par_chunks(width)
                     .zip(positive0.par_chunks(h))
-                    .map(|(row, before)| {
-                        row[s * h..(s + 1) * h]
-                            .iter()
-                            .zip(before)
-                            .filter(|&(&u, &p)| (u > 0.0) == p)
+                    .enumerate()
+                    .map(|(i, (row, before))| {
+                        let row = &row[s * h..(s + 1) * h];
+                        let zhat0 = zhat0.map(|u0| &u0[i * h..(i + 1) * h]);
+                        (0..h)
+                            .filter(|&j| {
+                                let u = zhat0.map_or(row[j], |u0| u0[j] + row[j]);
+                                (u > 0.0) == before[j]
+                            })
                             .count()
                     })
                     .sum::<usize>();
             }
 
             let activation = self.activation;
-            ws.zhat[..len]
-                .par_chunks(CHUNK)
-                .zip(ws.z[..len].par_chunks_mut(CHUNK))
-                .for_each(|(zhat, z)| math::activation_values(activation, zhat, z));
+            match &reference.hidden_test {
+                Some(hidden0) => hidden0.apply_change(
+                    activation,
+                    start,
+                    &mut ws.zhat[..len],
+                    &mut ws.change[..len],
+                    &mut ws.z[..len],
+                    width,
+                ),
+                None => ws.zhat[..len]
+                    .par_chunks(CHUNK)
+                    .zip(ws.z[..len].par_chunks_mut(CHUNK))
+                    .for_each(|(zhat, z)| math::activation_values(activation, zhat, z)),
+            }
 
             for (s, slot) in ws.slots.iter().enumerate() {
-                gemm(
-                    self.inv_sqrt_h,
-                    MatRef::new(&ws.z[s * h..len], rows, h, width, 1),
-                    MatRef::row_major(&slot.w1, c, h).t(),
-                    MatMut::row_major(&mut f[..rows * c], rows, c),
-                );
+                let f = &mut f[..rows * c];
+                self.output_layer(&ws.z, &ws.change, s, width, rows, &slot.w1, f);
                 let f0 = &reference.f0_test[start * c..(start + rows) * c];
                 let labels = &self.y_test[start..start + rows];
                 test_correct[s] += count_correct(&f[..rows * c], f0, labels);
@@ -488,6 +702,11 @@ impl Network<'_> {
             .enumerate()
             .map(|(s, slot)| {
                 let w0 = &ws.w0_stack[s * block..(s + 1) * block];
+                let (change_w0, change_w1) = if self.offset {
+                    (norm(w0), norm(&slot.w1))
+                } else {
+                    (distance(w0, &self.init.w0), distance(&slot.w1, &self.init.w1))
+                };
                 let outcome = CellOutcome {
                     steps_run: steps,
                     diverged_step: None,
@@ -495,14 +714,29 @@ impl Network<'_> {
                     train_acc: slot.train_correct as f64 / self.n as f64,
                     test_acc: test_correct[s] as f64 / self.n_test as f64,
                     sign_consistency: same_sign[s] as f64 / (self.n_test * h) as f64,
-                    rel_change_w0: distance(w0, &self.init.w0) / reference.w0_norm,
-                    rel_change_w1: distance(&slot.w1, &self.init.w1) / reference.w1_norm,
+                    rel_change_w0: change_w0 / reference.w0_norm,
+                    rel_change_w1: change_w1 / reference.w1_norm,
                     losses: slot.losses.clone(),
+                    loss_changes: slot.loss_changes.clone(),
+                    lost_update: slot.lost_update,
+                    cancellation: slot.cancellation(),
                 };
                 (slot.cell, outcome)
             })
             .collect()
     }
+}
+
+/// The loss of one cell on the training set with what else the same pass measured.
+struct Fit {
+    loss: f64,
+    /// L - L(theta_0), NaN unless requested.
+    loss_change: f64,
+    correct: usize,
+    /// ||f|| over every sample and class, for f as the forward pass formed it.
+    output_norm: f64,
+    /// ||f - f_0|| over every sample and class.
+    change_norm: f64,
 }
 
 /// Counts samples whose largest f - f0 is at the true label. F = alpha (f - f0) with
@@ -551,6 +785,12 @@ mod tests {
 
     #[test]
     fn initial_copy_matches_forward_pass() {
+        for precision in [Precision::F64, Precision::Offset] {
+            check_initial_copy(precision);
+        }
+    }
+
+    fn check_initial_copy(precision: Precision) {
         let (n, n_test, d, hidden) = (37, 5, 11, 6);
         let value = |i: usize| ((i * 7919) % 1013) as f64 / 101.3 - 5.0;
         let data = Prepared {
@@ -570,21 +810,22 @@ mod tests {
             optimizer: OptimizerSettings::default(),
             divergence_factor: 1e6,
             record_losses: true,
+            precision,
         };
         let problem = Problem { data: &data, init: &init, settings: &settings };
         let net = Network::new(problem);
-        let (_, initial) = net.reference();
+        let (reference, initial) = net.reference();
         let cells = [CellSpec { optimizer: OptimizerKind::Gd, alpha: 1.0, eta: 0.1 }; 3];
         let mut timer = PhaseTimer::start();
 
         let mut computed = Workspace::new(&net, &cells);
-        net.forward_train(&mut computed, None, &mut timer);
+        net.forward_train(&mut computed, &reference, None, &mut timer);
         let mut copied = Workspace::new(&net, &cells);
-        net.forward_train(&mut copied, Some(&initial), &mut timer);
+        net.forward_train(&mut copied, &reference, Some(&initial), &mut timer);
 
         let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-        assert_eq!(bits(&copied.z), bits(&computed.z), "sigma");
-        assert_eq!(bits(&copied.zhat), bits(&computed.zhat), "sigma'");
-        assert_eq!(bits(&copied.f), bits(&computed.f), "f");
+        assert_eq!(bits(&copied.z), bits(&computed.z), "{precision}: sigma");
+        assert_eq!(bits(&copied.zhat), bits(&computed.zhat), "{precision}: sigma'");
+        assert_eq!(bits(&copied.f), bits(&computed.f), "{precision}: f");
     }
 }

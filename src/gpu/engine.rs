@@ -7,7 +7,7 @@ use super::device::{GpuDevice, GpuError};
 use super::kernels::{Kernels, MatmulConfig, read_buffer};
 use super::layout::CellState;
 use crate::engine::{
-    CellOutcome, CellSpec, Engine, EngineError, EngineEvent, Problem, validate_batch,
+    CellOutcome, CellSpec, Engine, EngineError, EngineEvent, Precision, Problem, validate_batch,
 };
 use crate::model::CLASSES;
 
@@ -197,6 +197,9 @@ impl GpuEngine {
                         rel_change_w0: f64::NAN,
                         rel_change_w1: f64::NAN,
                         losses,
+                        loss_changes: Vec::new(),
+                        lost_update: f64::NAN,
+                        cancellation: f64::NAN,
                     },
                     None => CellOutcome {
                         steps_run: steps,
@@ -209,6 +212,11 @@ impl GpuEngine {
                         rel_change_w0: distance_w0[cell].sqrt() / norm_w0,
                         rel_change_w1: distance_w1[cell].sqrt() / norm_w1,
                         losses,
+                        loss_changes: Vec::new(),
+                        // NOTE: the GPU engine does not measure rounding yet, so its cells
+                        // are written with an empty trust column.
+                        lost_update: f64::NAN,
+                        cancellation: f64::NAN,
                     },
                 }
             })
@@ -267,8 +275,22 @@ impl Engine for GpuEngine {
         "gpu"
     }
 
-    fn precision(&self) -> &'static str {
-        "float32"
+    fn default_precision(&self) -> Precision {
+        Precision::F32
+    }
+
+    fn precision(&self, mode: Precision) -> Result<&'static str, EngineError> {
+        match mode {
+            Precision::F32 => Ok("float32"),
+            Precision::F64 | Precision::Offset | Precision::Df64 => {
+                Err(EngineError::UnsupportedPrecision {
+                    engine: "gpu",
+                    precision: mode,
+                    hint: "the GPU engine computes in f32 here: use --precision f32, or \
+                           --backend cpu for f64 and offset",
+                })
+            }
+        }
     }
 
     fn train(
@@ -278,6 +300,7 @@ impl Engine for GpuEngine {
         on_event: &mut dyn FnMut(EngineEvent<'_>),
     ) -> Result<Vec<CellOutcome>, EngineError> {
         validate_batch(problem, cells)?;
+        self.precision(problem.settings.precision)?;
         let steps = problem.settings.steps;
         if steps >= u64::from(u32::MAX) {
             return Err(EngineError::Unavailable(

@@ -70,6 +70,23 @@ impl Activation {
         let logistic = if x >= 0.0 { 1.0 / (1.0 + e) } else { e / (1.0 + e) };
         (self.a / BETA * softplus, self.a * logistic)
     }
+
+    /// Returns sigma(u0 + e) - sigma(u0) without the cancellation of subtracting two values
+    /// of sigma, given `s0` = logistic(beta u0).
+    ///
+    /// sigma(u0 + e) - sigma(u0) = (a / beta) ln(1 + s0 (exp(beta e) - 1)), which ln_1p and
+    /// exp_m1 evaluate to a few ulps of the difference itself. For |beta e| > 1 the
+    /// difference is at least a fair fraction of sigma, so it is formed directly; that also
+    /// avoids exp_m1 overflowing and s0 rounding to 1 when u0 is large.
+    #[inline]
+    pub fn change(&self, u0: f64, s0: f64, e: f64) -> f64 {
+        let x = BETA * e;
+        if x.abs() <= 1.0 {
+            self.a / BETA * (s0 * x.exp_m1()).ln_1p()
+        } else {
+            self.value(u0 + e) - self.value(u0)
+        }
+    }
 }
 
 /// Returns ln(1 + exp(x)) without overflow for large x or loss of precision for very negative x.

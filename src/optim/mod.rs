@@ -192,28 +192,73 @@ impl Update {
     /// `v` and `m` are the optimizer's moments for these parameters; they may be empty when
     /// the rule does not use them.
     pub fn apply(&self, theta: &mut [f64], grad: &[f64], v: &mut [f64], m: &mut [f64]) -> bool {
+        self.step::<false>(theta, grad, v, m).finite
+    }
+
+    /// Applies the update like [`Update::apply`] and also measures how much of it rounding
+    /// lost. The new values are bit-identical to those of `apply`.
+    pub fn apply_measured(
+        &self,
+        theta: &mut [f64],
+        grad: &[f64],
+        v: &mut [f64],
+        m: &mut [f64],
+    ) -> Applied {
+        self.step::<true>(theta, grad, v, m)
+    }
+
+    fn step<const MEASURE: bool>(
+        &self,
+        theta: &mut [f64],
+        grad: &[f64],
+        v: &mut [f64],
+        m: &mut [f64],
+    ) -> Applied {
         assert_eq!(theta.len(), grad.len());
+        let mut applied = Applied { finite: true, intended: 0.0, lost: 0.0 };
+        let mut subtract = |t: &mut f64, u: f64| {
+            let old = *t;
+            *t = old - u;
+            applied.finite &= t.is_finite();
+            if MEASURE {
+                // new - old is exact while |u| <= |old| (Sterbenz), so this is the rounding
+                // error of old - u up to a relative 2^-53 of it.
+                applied.intended += u.abs();
+                applied.lost += ((*t - old) + u).abs();
+            }
+        };
         match self.kind {
-            OptimizerKind::Gd => self.apply_gd(theta, grad),
+            OptimizerKind::Gd => {
+                for (t, &g) in theta.iter_mut().zip(grad) {
+                    subtract(t, self.eta * g);
+                }
+            }
             OptimizerKind::Rmsprop | OptimizerKind::ModifiedRmsprop => {
                 assert_eq!(v.len(), theta.len());
-                self.apply_rmsprop(theta, grad, v)
+                let keep = 1.0 - self.decay_v;
+                for ((t, &g), v) in theta.iter_mut().zip(grad).zip(v.iter_mut()) {
+                    let folded = self.fold * g;
+                    *v = self.decay_v * *v + keep * (folded * folded);
+                    subtract(t, self.eta * g / self.denominator(*v));
+                }
             }
             OptimizerKind::Adam | OptimizerKind::ModifiedAdam => {
                 assert_eq!(v.len(), theta.len());
                 assert_eq!(m.len(), theta.len());
-                self.apply_adam(theta, grad, v, m)
+                let keep_v = 1.0 - self.decay_v;
+                let keep_m = 1.0 - self.decay_m;
+                let moments = v.iter_mut().zip(m.iter_mut());
+                for ((t, &g), (v, m)) in theta.iter_mut().zip(grad).zip(moments) {
+                    let folded = self.fold * g;
+                    *m = self.decay_m * *m + keep_m * g;
+                    *v = self.decay_v * *v + keep_v * (folded * folded);
+                    let m_hat = *m * self.m_correction;
+                    let v_hat = *v * self.v_correction;
+                    subtract(t, self.eta * m_hat / self.denominator(v_hat));
+                }
             }
         }
-    }
-
-    fn apply_gd(&self, theta: &mut [f64], grad: &[f64]) -> bool {
-        let mut finite = true;
-        for (t, &g) in theta.iter_mut().zip(grad) {
-            *t -= self.eta * g;
-            finite &= t.is_finite();
-        }
-        finite
+        applied
     }
 
     #[inline]
@@ -223,33 +268,27 @@ impl Update {
             EpsPlacement::Inside => (v + self.eps).sqrt(),
         }
     }
+}
 
-    fn apply_rmsprop(&self, theta: &mut [f64], grad: &[f64], v: &mut [f64]) -> bool {
-        let mut finite = true;
-        let keep = 1.0 - self.decay_v;
-        for ((t, &g), v) in theta.iter_mut().zip(grad).zip(v.iter_mut()) {
-            let folded = self.fold * g;
-            *v = self.decay_v * *v + keep * (folded * folded);
-            *t -= self.eta * g / self.denominator(*v);
-            finite &= t.is_finite();
-        }
-        finite
-    }
+/// What one application of an update did to a block of parameters.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Applied {
+    /// Whether every new value is finite.
+    pub finite: bool,
+    /// Sum of |u| over the block, where u is the exact update; zero unless measured.
+    pub intended: f64,
+    /// Sum of |fl(theta - u) - (theta - u)|: the part of the update lost to rounding.
+    pub lost: f64,
+}
 
-    fn apply_adam(&self, theta: &mut [f64], grad: &[f64], v: &mut [f64], m: &mut [f64]) -> bool {
-        let mut finite = true;
-        let keep_v = 1.0 - self.decay_v;
-        let keep_m = 1.0 - self.decay_m;
-        for (((t, &g), v), m) in theta.iter_mut().zip(grad).zip(v.iter_mut()).zip(m.iter_mut()) {
-            let folded = self.fold * g;
-            *m = self.decay_m * *m + keep_m * g;
-            *v = self.decay_v * *v + keep_v * (folded * folded);
-            let m_hat = *m * self.m_correction;
-            let v_hat = *v * self.v_correction;
-            *t -= self.eta * m_hat / self.denominator(v_hat);
-            finite &= t.is_finite();
+impl Applied {
+    /// Combines the measurements of two blocks.
+    pub fn merge(self, other: Applied) -> Applied {
+        Applied {
+            finite: self.finite && other.finite,
+            intended: self.intended + other.intended,
+            lost: self.lost + other.lost,
         }
-        finite
     }
 }
 
@@ -297,5 +336,38 @@ mod tests {
         let update = Update::new(OptimizerKind::Gd, 1.0, 1.0, &settings, 0);
         let mut theta = [0.0, 1.0];
         assert!(!update.apply(&mut theta, &[f64::INFINITY, 0.0], &mut [], &mut []));
+    }
+
+    #[test]
+    fn measured_update_matches_plain_update() {
+        let settings = OptimizerSettings::default();
+        let grad = [0.25, -3.0, 1e-3];
+        for kind in OptimizerKind::ALL {
+            let update = Update::new(kind, 0.1, 7.0, &settings, 3);
+            let (mut plain, mut measured) = ([1.0, -2.0, 0.5], [1.0, -2.0, 0.5]);
+            let (mut v1, mut m1, mut v2, mut m2) = ([0.1; 3], [0.2; 3], [0.1; 3], [0.2; 3]);
+            assert!(update.apply(&mut plain, &grad, &mut v1, &mut m1));
+            let applied = update.apply_measured(&mut measured, &grad, &mut v2, &mut m2);
+            assert!(applied.finite);
+            assert_eq!(plain.map(f64::to_bits), measured.map(f64::to_bits), "{kind}");
+            assert!(applied.intended > 0.0, "{kind}");
+        }
+    }
+
+    #[test]
+    fn update_below_resolution_is_lost() {
+        let settings = OptimizerSettings::default();
+        // u = 1e-17 against theta = 1: fl(1 - 1e-17) = 1, so all of it is lost.
+        let update = Update::new(OptimizerKind::Gd, 1e-17, 1.0, &settings, 0);
+        let mut theta = [1.0];
+        let applied = update.apply_measured(&mut theta, &[1.0], &mut [], &mut []);
+        assert_eq!(theta[0], 1.0);
+        assert_eq!(applied.lost, applied.intended);
+
+        // u = 0.25 is exact in binary, so nothing is lost.
+        let update = Update::new(OptimizerKind::Gd, 0.25, 1.0, &settings, 0);
+        let applied = update.apply_measured(&mut theta, &[1.0], &mut [], &mut []);
+        assert_eq!(theta[0], 0.75);
+        assert_eq!(applied.lost, 0.0);
     }
 }

@@ -34,6 +34,9 @@ fn record(optimizer: &str, alpha: f64, eta: f64, seed: u64, test_acc: f64) -> Ce
         sign_consistency: 0.55 + 0.39 * (alpha.log10() + 2.0) / 6.0,
         rel_change_w0: 0.01,
         rel_change_w1: 0.1,
+        lost_update: f64::NAN,
+        cancellation: f64::NAN,
+        trusted: None,
         backend: "cpu".to_string(),
         precision: "f64".to_string(),
         wall_s: 0.5,
@@ -50,6 +53,9 @@ fn diverged(optimizer: &str, alpha: f64, eta: f64, seed: u64) -> CellRecord {
         sign_consistency: f64::NAN,
         rel_change_w0: f64::NAN,
         rel_change_w1: f64::NAN,
+        lost_update: f64::NAN,
+        cancellation: f64::NAN,
+        trusted: None,
         ..record(optimizer, alpha, eta, seed, 0.0)
     }
 }

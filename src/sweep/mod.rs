@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::data::DataError;
-use crate::engine::{BackendChoice, EngineError};
+use crate::engine::{BackendChoice, EngineError, Precision};
 use crate::model::ActivationNorm;
 use crate::optim::{OptimizerKind, OptimizerSettings};
 use crate::report::ReportError;
@@ -63,6 +63,8 @@ pub struct RunOptions {
     pub out: PathBuf,
     pub data_dir: Option<PathBuf>,
     pub backend: BackendChoice,
+    /// Arithmetic of the engine; `None` takes the engine's default.
+    pub precision: Option<Precision>,
     /// Maximum number of cells trained together.
     pub batch_cells: usize,
     pub init_file: Option<PathBuf>,
@@ -90,6 +92,12 @@ pub enum SweepError {
         dir.display()
     )]
     ConfigMismatch { dir: PathBuf, differences: String },
+    #[error(
+        "{} holds cells computed in {found} arithmetic, but this run computes in {requested}; \
+         resume with the same --backend and --precision, or use another --out folder",
+        dir.display()
+    )]
+    PrecisionMismatch { dir: PathBuf, found: String, requested: String },
     #[error("failed to write {}", path.display())]
     Write {
         path: PathBuf,

@@ -36,10 +36,26 @@ pub struct CellRecord {
     /// ||W1 - W1_init|| / ||W1_init|| in the Frobenius norm.
     #[serde(with = "nan_as_empty")]
     pub rel_change_w1: f64,
+    /// Largest fraction of a parameter update lost to rounding over the measured steps; near
+    /// 1 when the parameters froze. Empty when not measured.
+    #[serde(with = "nan_as_empty", default = "not_measured")]
+    pub lost_update: f64,
+    /// Estimated relative rounding error of f(theta_T) - f(theta_0). Empty for diverged
+    /// cells and when not measured.
+    #[serde(with = "nan_as_empty", default = "not_measured")]
+    pub cancellation: f64,
+    /// Whether both `lost_update` and `cancellation` are within the trust limit of 1e-3.
+    /// Empty for diverged cells and when either is missing.
+    #[serde(default)]
+    pub trusted: Option<bool>,
     pub backend: String,
     pub precision: String,
     /// Wall-clock seconds spent on the batch that trained this cell.
     pub wall_s: f64,
+}
+
+fn not_measured() -> f64 {
+    f64::NAN
 }
 
 /// Writes NaN as an empty CSV field and reads an empty field back as NaN.

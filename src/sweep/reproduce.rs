@@ -158,6 +158,7 @@ pub fn reproduce(options: &ReproduceOptions) -> Result<PathBuf, SweepError> {
             out: run_dir,
             data_dir: options.data_dir.clone(),
             backend: options.backend,
+            precision: None,
             batch_cells: options.batch_cells,
             init_file: None,
             save_init: None,

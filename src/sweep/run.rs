@@ -17,7 +17,8 @@ use crate::cpu::CpuEngine;
 use crate::gpu::GpuEngine;
 use crate::data::{self, DataSource, Prepared, SourceFile};
 use crate::engine::{
-    BackendChoice, CellOutcome, CellSpec, Engine, EngineError, EngineEvent, Problem, TrainSettings,
+    BackendChoice, CellOutcome, CellSpec, Engine, EngineError, EngineEvent, Precision, Problem,
+    TrainSettings, is_trusted,
 };
 use crate::model::{Activation, CLASSES, InitialWeights};
 use crate::report;
@@ -116,16 +117,29 @@ pub fn run_sweep(config: &SweepConfig, options: &RunOptions) -> Result<RunInfo, 
         optimizer: config.optimizer,
         divergence_factor: config.divergence_factor,
         record_losses: false,
+        precision: Precision::F64,
     };
 
-    let (mut engine, reason) = choose_engine(options.backend)?;
-    let (engine_name, engine_precision) = (engine.name(), engine.precision());
-    info!("backend: {engine_name} ({reason})");
+    let (mut engine, reason) = choose_engine(options.backend, options.precision)?;
+    let settings = TrainSettings {
+        precision: options.precision.unwrap_or(engine.default_precision()),
+        ..settings
+    };
+    let engine_name = engine.name();
+    let engine_precision = engine.precision(settings.precision)?;
+    info!("backend: {engine_name} ({reason}), precision {engine_precision}");
 
     let grid = cells(&config.optimizers, &config.alphas, &config.etas, &config.seeds);
     let mut finished = load_finished(&options.out, &grid)?;
     let skipped = finished.iter().flatten().count();
     let pending: Vec<usize> = (0..grid.len()).filter(|&i| finished[i].is_none()).collect();
+    if let Some(other) = finished.iter().flatten().find(|r| r.precision != engine_precision) {
+        return Err(SweepError::PrecisionMismatch {
+            dir: options.out.clone(),
+            found: other.precision.clone(),
+            requested: engine_precision.to_string(),
+        });
+    }
     if skipped > 0 {
         info!("resuming: {skipped} of {} cells already finished in {}", grid.len(), options.out.display());
     }
@@ -373,14 +387,37 @@ fn to_record(
         sign_consistency: outcome.sign_consistency,
         rel_change_w0: outcome.rel_change_w0,
         rel_change_w1: outcome.rel_change_w1,
+        lost_update: outcome.lost_update,
+        cancellation: outcome.cancellation,
+        trusted: if outcome.diverged_step.is_some() {
+            None
+        } else {
+            is_trusted(outcome.lost_update, outcome.cancellation)
+        },
         backend: backend.to_string(),
         precision: precision.to_string(),
         wall_s: batch_start.elapsed().as_secs_f64(),
     }
 }
 
-/// Picks the engine for `--backend` and returns it with the reason for the choice.
-fn choose_engine(choice: BackendChoice) -> Result<(Box<dyn Engine>, String), SweepError> {
+/// Picks the engine for `--backend` and `--precision` and returns it with the reason for
+/// the choice. With `--backend auto`, a precision that only the GPU engine computes in
+/// selects the GPU engine.
+fn choose_engine(
+    choice: BackendChoice,
+    precision: Option<Precision>,
+) -> Result<(Box<dyn Engine>, String), SweepError> {
+    let gpu_only = precision.is_some_and(Precision::gpu_only);
+    if choice == BackendChoice::Auto && gpu_only {
+        let engine = GpuEngine::new().map_err(EngineError::from)?;
+        let reason = format!(
+            "--backend auto with --precision {}, which only the GPU engine computes in; \
+             adapter '{}'",
+            precision.map_or("", Precision::name),
+            engine.device().info.name
+        );
+        return Ok((Box::new(engine), reason));
+    }
     match choice {
         BackendChoice::Cpu => Ok((Box::new(CpuEngine::new()), "requested with --backend cpu".into())),
         BackendChoice::Gpu => {

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use lazysweep::data::Prepared;
-use lazysweep::engine::{Problem, TrainSettings};
+use lazysweep::engine::{Precision, Problem, TrainSettings};
 use lazysweep::model::{Activation, ActivationNorm, CLASSES, InitialWeights};
 use lazysweep::optim::OptimizerSettings;
 use rand::SeedableRng;
@@ -60,6 +60,7 @@ pub fn settings(steps: u64) -> TrainSettings {
         optimizer: OptimizerSettings::default(),
         divergence_factor: 1e6,
         record_losses: true,
+        precision: Precision::F64,
     }
 }
 
@@ -68,6 +69,8 @@ pub struct Fixture {
     pub data: Prepared,
     pub init: InitialWeights,
     pub settings: TrainSettings,
+    /// `settings` in float32, for the GPU engine.
+    pub gpu_settings: TrainSettings,
 }
 
 impl Fixture {
@@ -79,10 +82,15 @@ impl Fixture {
             data: synthetic(n_train, n_test, d, seed),
             init: init(d, hidden, seed + 1),
             settings: settings(steps),
+            gpu_settings: TrainSettings { precision: Precision::F32, ..settings(steps) },
         }
     }
 
     pub fn problem(&self) -> Problem<'_> {
         Problem { data: &self.data, init: &self.init, settings: &self.settings }
+    }
+
+    pub fn gpu_problem(&self) -> Problem<'_> {
+        Problem { data: &self.data, init: &self.init, settings: &self.gpu_settings }
     }
 }

@@ -23,6 +23,9 @@ fn record(optimizer: &str, alpha: f64, eta: f64, seed: u64, accuracy: f64) -> Ce
         sign_consistency: 0.5 + 0.5 * accuracy,
         rel_change_w0: 0.01,
         rel_change_w1: 0.1,
+        lost_update: f64::NAN,
+        cancellation: f64::NAN,
+        trusted: None,
         backend: "cpu".to_string(),
         precision: "f32".to_string(),
         wall_s: 1.0,
@@ -39,6 +42,9 @@ fn diverged(optimizer: &str, alpha: f64, eta: f64, seed: u64) -> CellRecord {
         sign_consistency: f64::NAN,
         rel_change_w0: f64::NAN,
         rel_change_w1: f64::NAN,
+        lost_update: f64::NAN,
+        cancellation: f64::NAN,
+        trusted: None,
         ..record(optimizer, alpha, eta, seed, 0.0)
     }
 }
