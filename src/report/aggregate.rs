@@ -55,6 +55,8 @@ pub struct CellSummary {
     pub seeds: usize,
     /// Number of records whose `diverged` flag is set.
     pub diverged_seeds: usize,
+    /// Number of records that did not diverge and whose `trusted` column is false.
+    pub untrusted_seeds: usize,
     pub test_acc: SeedStats,
     pub train_acc: SeedStats,
     pub sign_consistency: SeedStats,
@@ -68,6 +70,11 @@ impl CellSummary {
             Metric::TrainAccuracy => &self.train_acc,
             Metric::SignConsistency => &self.sign_consistency,
         }
+    }
+
+    /// Returns true when some seed finished with a result that rounding made untrustworthy.
+    pub fn untrusted(&self) -> bool {
+        self.untrusted_seeds > 0
     }
 
     /// Returns true when no seed of the cell finished without diverging.
@@ -135,6 +142,7 @@ fn summarize(group: &[&CellRecord]) -> CellSummary {
         eta: first.eta,
         seeds: group.len(),
         diverged_seeds: group.len() - usable.len(),
+        untrusted_seeds: usable.iter().filter(|r| r.trusted == Some(false)).count(),
         test_acc: stats(Metric::TestAccuracy),
         train_acc: stats(Metric::TrainAccuracy),
         sign_consistency: stats(Metric::SignConsistency),

@@ -5,7 +5,7 @@ use std::path::Path;
 use image::{GenericImageView, Rgba};
 
 use super::aggregate::aggregate_seeds;
-use super::heatmap::{CellPixel, ImageFormat, Metric};
+use super::heatmap::{CellPixel, HATCH_COLOR, HeatmapGrid, ImageFormat, Metric};
 use super::panels::{PanelFigure, PanelGrids, Statistic};
 use super::render::{Figure, render};
 use super::scale::viridis;
@@ -271,6 +271,66 @@ fn diverged_panel_cells_blank() {
         pixel(&image, &find_cell(&pixels.cells[0], 1, 1)),
         WHITE_PIXEL
     );
+}
+
+#[test]
+fn untrusted_panel_cells_hatched() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut records = example_records(1);
+    // modified-rmsprop at the smallest eta and largest alpha froze.
+    for record in records.iter_mut() {
+        record.trusted = Some(true);
+        if record.optimizer == "modified-rmsprop" && record.eta == ETAS[0] && record.alpha == ALPHAS[3] {
+            record.trusted = Some(false);
+        }
+    }
+    let summaries = aggregate_seeds(&records).unwrap();
+    let grids = PanelGrids::from_summaries(&summaries, Metric::TestAccuracy, Statistic::Mean);
+    assert!(grids.has_untrusted());
+    assert!(grids.untrusted[2][3]);
+    assert_eq!(grids.untrusted.iter().flatten().filter(|&&u| u).count(), 1);
+
+    let figure = PanelFigure {
+        grids: &grids,
+        title: "hatched cells".into(),
+        subtitle: String::new(),
+        bar_label: "test accuracy (%)".into(),
+        contours: None,
+    };
+    let path = dir.path().join("hatched.png");
+    let pixels = render(&figure, &path, ImageFormat::Png).unwrap();
+    let image = image::open(&path).unwrap();
+    let range = pixels.range.unwrap();
+
+    // The centre of a hatched cell lies on its diagonal stroke.
+    let hatched = find_cell(&pixels.cells[2], 0, 3);
+    assert_eq!(pixel(&image, &hatched), rgba(HATCH_COLOR));
+    // Its neighbour, and the same cell of rmsprop, keep their colour.
+    let neighbour = find_cell(&pixels.cells[2], 0, 2);
+    let expected = value_color(grids.value(2, 0, 2), range).unwrap();
+    assert_eq!(pixel(&image, &neighbour), rgba(expected));
+    let other_panel = find_cell(&pixels.cells[1], 0, 3);
+    let expected = value_color(grids.value(1, 0, 3), range).unwrap();
+    assert_eq!(pixel(&image, &other_panel), rgba(expected));
+}
+
+#[test]
+fn untrusted_heatmap_cell_hatched() {
+    let mut records = example_records(1);
+    records.retain(|r| r.optimizer == "gd");
+    records[0].trusted = Some(false);
+    let refs: Vec<&CellRecord> = records.iter().collect();
+    let grid = HeatmapGrid::from_records(&refs, Metric::TestAccuracy).unwrap();
+    assert!(grid.untrusted[0]);
+    assert_eq!(grid.untrusted.iter().filter(|&&u| u).count(), 1);
+
+    // A diverged record is blank, never hatched, even when marked untrusted.
+    let mut diverged_record = records.clone();
+    let last = diverged_record.iter().position(|r| r.diverged).unwrap();
+    diverged_record[last].trusted = Some(false);
+    let refs: Vec<&CellRecord> = diverged_record.iter().collect();
+    let grid = HeatmapGrid::from_records(&refs, Metric::TestAccuracy).unwrap();
+    assert_eq!(grid.untrusted.iter().filter(|&&u| u).count(), 1);
 }
 
 #[test]

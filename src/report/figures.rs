@@ -8,7 +8,7 @@ use super::ReportError;
 use super::aggregate::{CellSummary, aggregate_seeds};
 use super::contour::consistency_levels;
 use super::font::ensure_font_registered;
-use super::heatmap::{ImageFormat, Metric};
+use super::heatmap::{ImageFormat, Metric, UNTRUSTED_NOTE};
 use super::lines::{Line, LineFigure, LinePanel, LinePoint};
 use super::panels::{ContourOverlay, PanelFigure, PanelGrids, Statistic, panel_order};
 use super::render::render;
@@ -101,13 +101,14 @@ pub fn write_figures(
         let figure = PanelFigure {
             grids: &grids,
             title: format!("{dataset}: {}, mean over seeds", metric.name()),
-            subtitle: format!("{context}; blank cells: diverged or not run"),
+            subtitle: format!("{context}; blank cells: diverged or not run{}", untrusted_note(&grids)),
             bar_label: metric.scale_label().to_string(),
             contours: None,
         };
         let caption = format!(
             "Mean {} over (log10 alpha, log10 eta), one panel per optimizer on a shared colour \
-             scale; blank cells diverged or were not run.",
+             scale; blank cells diverged or were not run, and hatched cells are untrusted because \
+             rounding lost their parameter updates.",
             metric.name()
         );
         written.push(writer.write(&format!("heatmaps_{}", metric.slug()), caption, &figure)?);
@@ -281,7 +282,10 @@ impl FigureWriter<'_> {
         let figure = PanelFigure {
             grids: &accuracy,
             title: format!("{dataset}: test accuracy (colour) and sign consistency (contours)"),
-            subtitle: format!("{context}; blank cells: diverged or not run"),
+            subtitle: format!(
+                "{context}; blank cells: diverged or not run{}",
+                untrusted_note(&accuracy)
+            ),
             bar_label: Metric::TestAccuracy.scale_label().to_string(),
             contours: Some(ContourOverlay {
                 values: consistency.values,
@@ -416,6 +420,11 @@ fn lines_by_optimizer(cells: &[&CellSummary], metric: Metric) -> Vec<Line> {
         .collect()
 }
 
+/// Returns the subtitle note for hatched cells, or nothing when no cell is hatched.
+fn untrusted_note(grids: &PanelGrids) -> &'static str {
+    if grids.has_untrusted() { UNTRUSTED_NOTE } else { "" }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -430,6 +439,7 @@ mod tests {
             eta,
             seeds: 1,
             diverged_seeds: 0,
+            untrusted_seeds: 0,
             test_acc: stats,
             train_acc: stats,
             sign_consistency: stats,

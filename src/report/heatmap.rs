@@ -144,6 +144,9 @@ pub struct HeatmapGrid {
     pub values: Vec<f64>,
     /// Number of records per cell, in the same layout as `values`.
     pub runs: Vec<usize>,
+    /// Whether a run of the cell that did not diverge is untrusted, in the layout of
+    /// `values`.
+    pub untrusted: Vec<bool>,
 }
 
 impl HeatmapGrid {
@@ -169,12 +172,14 @@ impl HeatmapGrid {
         let mut sums = vec![0.0; cell_count];
         let mut finite_counts = vec![0usize; cell_count];
         let mut runs = vec![0usize; cell_count];
+        let mut untrusted = vec![false; cell_count];
         for (record, (&log_alpha, &log_eta)) in records.iter().zip(alphas.iter().zip(&etas)) {
             // Every value was one of the inputs of `distinct_levels`, so both lookups succeed.
             let column = level_index(&log_alphas, log_alpha).expect("alpha level exists");
             let row = level_index(&log_etas, log_eta).expect("eta level exists");
             let cell = row * columns + column;
             runs[cell] += 1;
+            untrusted[cell] |= !record.diverged && record.trusted == Some(false);
             let value = metric.display_value(record);
             if value.is_finite() {
                 sums[cell] += value;
@@ -202,6 +207,7 @@ impl HeatmapGrid {
             log_etas,
             values,
             runs,
+            untrusted,
         })
     }
 
@@ -386,11 +392,14 @@ fn draw_title<DB: DrawingBackend>(
     );
     draw_centred_line(area, &title, TITLE_FONT_PX, 12)?;
 
-    let blank_note = if grid.has_missing_cells() {
-        "blank cells: diverged or not run"
+    let mut blank_note = if grid.has_missing_cells() {
+        "blank cells: diverged or not run".to_string()
     } else {
-        "blank cells: diverged"
+        "blank cells: diverged".to_string()
     };
+    if grid.untrusted.contains(&true) {
+        blank_note.push_str(UNTRUSTED_NOTE);
+    }
     let subtitle = if context.is_empty() {
         blank_note.to_string()
     } else {
@@ -536,6 +545,7 @@ fn draw_cells<DB: DrawingBackend>(
         .collect();
     let range = value_range(&finite);
     let mut rectangles = Vec::new();
+    let mut hatches = Vec::new();
     let mut cells = Vec::with_capacity(grid.values.len());
     for row in 0..grid.log_etas.len() {
         for column in 0..grid.log_alphas.len() {
@@ -546,6 +556,9 @@ fn draw_cells<DB: DrawingBackend>(
             let colour = range.and_then(|range| value_color(grid.value(row, column), range));
             if let Some(colour) = colour {
                 rectangles.push(Rectangle::new(corners, colour.filled()));
+                if grid.untrusted[row * grid.log_alphas.len() + column] {
+                    hatches.extend(hatch_lines(corners));
+                }
             }
             let (x, y) = chart.backend_coord(&(grid.log_alphas[column], grid.log_etas[row]));
             cells.push(CellPixel {
@@ -557,6 +570,7 @@ fn draw_cells<DB: DrawingBackend>(
         }
     }
     chart.draw_series(rectangles)?;
+    chart.draw_series(hatches)?;
 
     // A thin frame marks the extent of the grid, so blank cells at its border
     // still read as part of it. It runs along the outer cell edges only.
@@ -572,6 +586,28 @@ fn draw_cells<DB: DrawingBackend>(
         FRAME_COLOR.stroke_width(1),
     )))?;
     Ok(cells)
+}
+
+/// Colour of the hatching over untrusted cells.
+pub(super) const HATCH_COLOR: RGBColor = RGBColor(20, 20, 20);
+
+/// Text added to a subtitle when some cells are hatched.
+pub(super) const UNTRUSTED_NOTE: &str = "; hatched: untrusted (rounding lost the update)";
+
+/// Returns three diagonal strokes across the cell with opposite `corners`, one through its
+/// centre, marking a cell whose result rounding made untrustworthy.
+pub(super) fn hatch_lines(corners: [(f64, f64); 2]) -> Vec<PathElement<(f64, f64)>> {
+    let [(x0, y0), (x1, y1)] = corners;
+    let (xm, ym) = ((x0 + x1) / 2.0, (y0 + y1) / 2.0);
+    // The diagonal and two parallels halfway to the opposite corners.
+    [
+        [(x0, y0), (x1, y1)],
+        [(x0, ym), (xm, y1)],
+        [(xm, y0), (x1, ym)],
+    ]
+    .into_iter()
+    .map(|stroke| PathElement::new(stroke.to_vec(), HATCH_COLOR.stroke_width(2)))
+    .collect()
 }
 
 pub(super) fn color_bar_decimals(range: (f64, f64)) -> usize {

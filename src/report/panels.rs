@@ -7,8 +7,7 @@ use super::aggregate::{CellSummary, SeedStats};
 use super::contour::contour_segments;
 use super::heatmap::{
     CellPixel, ColorBarLayout, DrawResult, FRAME_COLOR, Metric, PLOT_MARGIN, TickedAxis,
-    draw_centred_line, draw_color_bar, draw_log_axes,
-};
+    draw_centred_line, draw_color_bar, draw_log_axes, hatch_lines};
 use super::render::{
     CONTOUR_HALO, CONTOUR_HALO_WIDTH, CONTOUR_WIDTH, Figure, LegendEntry, LegendSample,
     contour_color, draw_legend,
@@ -66,6 +65,8 @@ pub struct PanelGrids {
     /// Per panel, the values in display units, row-major: row `i` (eta) and column `j`
     /// (alpha) at `i * log_alphas.len() + j`. NaN for blank cells.
     pub values: Vec<Vec<f64>>,
+    /// Per panel, in the layout of `values`, whether a seed of the cell is untrusted.
+    pub untrusted: Vec<Vec<bool>>,
 }
 
 impl PanelGrids {
@@ -81,6 +82,7 @@ impl PanelGrids {
 
         let cell_count = log_alphas.len() * log_etas.len();
         let mut values = vec![vec![f64::NAN; cell_count]; optimizers.len()];
+        let mut untrusted = vec![vec![false; cell_count]; optimizers.len()];
         for (index, summary) in summaries.iter().enumerate() {
             let panel = optimizers
                 .iter()
@@ -89,19 +91,27 @@ impl PanelGrids {
             let column = level_index(&log_alphas, alphas[index]).expect("alpha level exists");
             let row = level_index(&log_etas, etas[index]).expect("eta level exists");
             let value = statistic.pick(summary.stats(metric));
-            values[panel][row * log_alphas.len() + column] = metric.display_factor() * value;
+            let cell = row * log_alphas.len() + column;
+            values[panel][cell] = metric.display_factor() * value;
+            untrusted[panel][cell] = summary.untrusted();
         }
         PanelGrids {
             log_alphas,
             log_etas,
             optimizers,
             values,
+            untrusted,
         }
     }
 
     /// Returns the value of panel `panel` at row `eta_index` and column `alpha_index`.
     pub fn value(&self, panel: usize, eta_index: usize, alpha_index: usize) -> f64 {
         self.values[panel][eta_index * self.log_alphas.len() + alpha_index]
+    }
+
+    /// Returns whether any cell of any panel is marked untrusted.
+    pub fn has_untrusted(&self) -> bool {
+        self.untrusted.iter().flatten().any(|&u| u)
     }
 
     /// Returns the colour scale range over the finite values of every panel.
@@ -254,6 +264,7 @@ impl PanelFigure<'_> {
 
         let columns = grids.log_alphas.len();
         let mut rectangles = Vec::new();
+        let mut hatches = Vec::new();
         let mut cells = Vec::with_capacity(grids.values[panel].len());
         for row in 0..grids.log_etas.len() {
             for column in 0..columns {
@@ -264,6 +275,9 @@ impl PanelFigure<'_> {
                 let value = grids.value(panel, row, column);
                 if let Some(colour) = range.and_then(|range| value_color(value, range)) {
                     rectangles.push(Rectangle::new(corners, colour.filled()));
+                    if grids.untrusted[panel][row * columns + column] {
+                        hatches.extend(hatch_lines(corners));
+                    }
                 }
                 let (x, y) = chart.backend_coord(&(grids.log_alphas[column], grids.log_etas[row]));
                 cells.push(CellPixel {
@@ -275,6 +289,7 @@ impl PanelFigure<'_> {
             }
         }
         chart.draw_series(rectangles)?;
+        chart.draw_series(hatches)?;
 
         if let Some(overlay) = &self.contours {
             let mut lines = Vec::new();
