@@ -62,9 +62,15 @@ pub struct CellOutcome {
     /// sample's change is formed from its output change without subtracting two losses,
     /// so it keeps its digits when L hardly moves.
     pub loss_changes: Vec<f64>,
-    /// The largest fraction of an update lost to rounding when it was added to the stored
-    /// parameters, over the measured steps (see [`measured_step`]). Near 1 means the
-    /// parameters froze. NaN when the engine does not measure it.
+    /// f(theta_T, x) - f(theta_0, x) on the training set (samples x classes, row-major),
+    /// when `record_losses` is set and the cell did not diverge.
+    pub output_changes: Vec<f64>,
+    /// The fraction of the parameter updates lost to rounding when they were added to the
+    /// stored parameters: the lost magnitude summed over the measured steps (see
+    /// [`measured_step`]) over the intended magnitude summed over the same steps. Near 1
+    /// means the parameters froze. Summing, not taking the worst step, keeps a cell whose
+    /// updates become negligible after it converged from counting as frozen. NaN when the
+    /// engine does not measure it.
     pub lost_update: f64,
     /// Estimated relative rounding error of f(theta_T) - f(theta_0) on the training set.
     /// When f is formed first and f(theta_0) subtracted, this is the unit roundoff times

@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use lazysweep::engine::{BackendChoice, Precision};
 use lazysweep::model::ActivationNorm;
 use lazysweep::optim::{EpsPlacement, OptimizerKind, OptimizerSettings};
-use lazysweep::sweep::{self, RunOptions, SweepConfig, parse_grid};
+use lazysweep::sweep::{self, RunOptions, SweepConfig, parse_grid, precision_map};
 
 /// Train (learning rate, output scale) grids of two-layer networks and report accuracy
 /// and hidden-feature movement.
@@ -36,6 +36,11 @@ enum Command {
     /// Run the published protocol (MNIST, Fashion-MNIST, CIFAR-10; gd, rmsprop,
     /// modified-rmsprop) and write summary.md with every figure; resumes an interrupted run.
     Reproduce(ReproduceArgs),
+    /// Train every arithmetic mode over one grid and measure, per cell, its error against
+    /// the CPU float64 offset formulation; writes precision_map.csv, figures and
+    /// precision_map.md.
+    #[command(allow_negative_numbers = true)]
+    PrecisionMap(PrecisionMapArgs),
     /// Cut the first images of the MNIST files into a small gzipped IDX subset.
     Subset {
         /// Folder containing mnist/ with the original IDX files.
@@ -51,6 +56,47 @@ enum Command {
         #[arg(long, default_value_t = 1000)]
         n_test: usize,
     },
+}
+
+#[derive(Args)]
+struct PrecisionMapArgs {
+    /// Output folder.
+    #[arg(long)]
+    out: PathBuf,
+    /// Dataset, as for `sweep --data`.
+    #[arg(long, default_value = "mnist-subset")]
+    data: String,
+    /// Folder with mnist/, fashion-mnist/ and cifar-10/ subfolders of original files.
+    #[arg(long, env = "LAZYSWEEP_DATA")]
+    data_dir: Option<PathBuf>,
+    /// Comma-separated optimizers.
+    #[arg(long, default_value = "gd,rmsprop,modified-rmsprop", value_delimiter = ',')]
+    optimizer: Vec<OptimizerKind>,
+    /// Output scales: START:STOP:COUNT (log-spaced, inclusive) or a comma list.
+    #[arg(long, default_value = "1e-2:1e8:11", allow_hyphen_values = true)]
+    alphas: String,
+    /// Learning rates: START:STOP:COUNT (log-spaced, inclusive) or a comma list.
+    #[arg(long, default_value = "1e-8:1e2:11", allow_hyphen_values = true)]
+    etas: String,
+    /// Full-batch gradient steps per cell.
+    #[arg(long, default_value_t = 50)]
+    steps: u64,
+    /// Width of the hidden layer.
+    #[arg(long, default_value_t = 32)]
+    hidden: usize,
+    /// Training samples.
+    #[arg(long, default_value_t = 128)]
+    n_train: usize,
+    /// Test samples.
+    #[arg(long, default_value_t = 128)]
+    n_test: usize,
+    /// Seed of theta_0 and of the data subsample.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Comma-separated modes to compare with cpu:offset: cpu:f64, gpu:f32, gpu:offset,
+    /// gpu:df64. GPU modes that the adapter cannot run are skipped with a warning.
+    #[arg(long, default_value = "cpu:f64,gpu:f32,gpu:offset,gpu:df64", value_delimiter = ',')]
+    modes: Vec<String>,
 }
 
 #[derive(Args)]
@@ -207,6 +253,7 @@ fn run(cli: Cli) -> Result<()> {
             println!("{}", summary.display());
             Ok(())
         }
+        Command::PrecisionMap(args) => run_precision_map(args),
         Command::Subset { data_dir, out, n_train, n_test } => {
             lazysweep::data::write_subset(&data_dir, &out, n_train, n_test)
                 .with_context(|| format!("failed to write the subset to {}", out.display()))?;
@@ -214,6 +261,49 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+fn run_precision_map(args: PrecisionMapArgs) -> Result<()> {
+    let mut alphas = parse_grid("alphas", &args.alphas).map_err(anyhow::Error::msg)?;
+    let mut etas = parse_grid("etas", &args.etas).map_err(anyhow::Error::msg)?;
+    for values in [&mut alphas, &mut etas] {
+        values.sort_by(f64::total_cmp);
+        values.dedup();
+    }
+    let modes = args
+        .modes
+        .iter()
+        .map(|text| parse_mode(text))
+        .collect::<Result<Vec<_>>>()?;
+    let config = precision_map::MapConfig {
+        data: args.data,
+        n_train: args.n_train,
+        n_test: args.n_test,
+        hidden: args.hidden,
+        steps: args.steps,
+        seed: args.seed,
+        optimizers: args.optimizer,
+        alphas,
+        etas,
+        modes,
+    };
+    let report = precision_map::precision_map(&config, &args.out, args.data_dir.as_deref())?;
+    print_line(&report.display().to_string());
+    Ok(())
+}
+
+/// Parses a `--modes` entry such as `gpu:df64`.
+fn parse_mode(text: &str) -> Result<precision_map::Mode> {
+    let (engine, precision) = text
+        .split_once(':')
+        .with_context(|| format!("invalid mode '{text}': expected ENGINE:PRECISION, such as gpu:f32"))?;
+    let gpu = match engine {
+        "cpu" => false,
+        "gpu" => true,
+        other => bail!("invalid engine '{other}' in mode '{text}': expected cpu or gpu"),
+    };
+    let precision: Precision = precision.parse().map_err(anyhow::Error::msg)?;
+    Ok(precision_map::Mode { gpu, precision })
 }
 
 fn run_sweep(args: SweepArgs) -> Result<()> {

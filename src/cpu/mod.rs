@@ -195,6 +195,7 @@ fn finish_diverged(
 ) {
     let slot = ws.remove_slot(s);
     let cell = slot.cell;
+    let lost_update = slot.lost_update();
     log::debug!(
         "{} alpha = {:e}, eta = {:e} diverged at step {step}",
         cells[cell].optimizer,
@@ -212,7 +213,8 @@ fn finish_diverged(
         rel_change_w1: f64::NAN,
         losses: slot.losses,
         loss_changes: slot.loss_changes,
-        lost_update: slot.lost_update,
+        output_changes: Vec::new(),
+        lost_update,
         cancellation: f64::NAN,
     };
     on_event(EngineEvent::CellFinished { index: cell, outcome: &outcome });
@@ -221,8 +223,8 @@ fn finish_diverged(
 
 /// Applies the optimizer update of step `t` to every slot not in `skip`, and returns the
 /// slots whose new parameters contain a non-finite value. At the steps that
-/// [`measured_step`] names, it also records the fraction of each slot's update that
-/// rounding lost.
+/// [`measured_step`] names, it also adds the magnitudes of each slot's update and of the part that
+/// rounding lost to the slot's sums.
 fn update_all(
     ws: &mut Workspace,
     net: &Network<'_>,
@@ -252,8 +254,9 @@ fn update_all(
         if !applied.finite {
             non_finite.push(s);
         }
-        if measure && applied.intended > 0.0 {
-            slot.lost_update = slot.lost_update.max(applied.lost / applied.intended);
+        if measure {
+            slot.lost_sum += applied.lost;
+            slot.intended_sum += applied.intended;
         }
         if !slot.w1_total.is_empty() {
             for ((total, &start), &delta) in slot.w1_total.iter_mut().zip(net.init_w1()).zip(&slot.w1) {

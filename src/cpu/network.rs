@@ -125,6 +125,8 @@ pub(super) struct Slot {
     pub m1: Vec<f64>,
     pub losses: Vec<f64>,
     pub loss_changes: Vec<f64>,
+    /// f - f_0 on the training set at the last step, when losses are recorded.
+    pub output_changes: Vec<f64>,
     pub loss0: f64,
     pub last_loss: f64,
     pub train_correct: usize,
@@ -132,11 +134,19 @@ pub(super) struct Slot {
     /// what the forward pass formed (the change itself in the offset formulation).
     pub output_norm: f64,
     pub change_norm: f64,
-    /// Largest fraction of an update lost to rounding over the measured steps.
-    pub lost_update: f64,
+    /// Magnitudes of the update lost to rounding and of the update intended, summed over
+    /// the measured steps.
+    pub lost_sum: f64,
+    pub intended_sum: f64,
 }
 
 impl Slot {
+    /// Returns the fraction of the measured updates that rounding lost, 0 when no update
+    /// was measured.
+    pub fn lost_update(&self) -> f64 {
+        if self.intended_sum > 0.0 { self.lost_sum / self.intended_sum } else { 0.0 }
+    }
+
     /// Returns the estimated relative rounding error of f - f_0 at the last loss
     /// evaluation.
     pub fn cancellation(&self) -> f64 {
@@ -198,12 +208,14 @@ impl Workspace {
                     m1: moment(m, c * h),
                     losses: Vec::new(),
                     loss_changes: Vec::new(),
+                    output_changes: Vec::new(),
                     loss0: f64::NAN,
                     last_loss: f64::NAN,
                     train_correct: 0,
                     output_norm: f64::NAN,
                     change_norm: f64::NAN,
-                    lost_update: 0.0,
+                    lost_sum: 0.0,
+                    intended_sum: 0.0,
                 }
             })
             .collect();
@@ -497,6 +509,10 @@ impl Network<'_> {
                 if record {
                     slot.losses.push(loss);
                     slot.loss_changes.push(fit.loss_change);
+                    if t == self.settings.steps {
+                        let f0 = &reference.f0_train;
+                        slot.output_changes = f.iter().zip(f0).map(|(a, b)| a - b).collect();
+                    }
                 }
                 let exploded = !loss.is_finite() || loss > factor * slot.loss0;
                 exploded.then_some(s)
@@ -718,7 +734,8 @@ impl Network<'_> {
                     rel_change_w1: change_w1 / reference.w1_norm,
                     losses: slot.losses.clone(),
                     loss_changes: slot.loss_changes.clone(),
-                    lost_update: slot.lost_update,
+                    output_changes: slot.output_changes.clone(),
+                    lost_update: slot.lost_update(),
                     cancellation: slot.cancellation(),
                 };
                 (slot.cell, outcome)

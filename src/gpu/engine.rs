@@ -198,6 +198,7 @@ impl GpuEngine {
                         rel_change_w1: f64::NAN,
                         losses,
                         loss_changes: Vec::new(),
+                        output_changes: Vec::new(),
                         lost_update: f64::NAN,
                         cancellation: f64::NAN,
                     },
@@ -213,6 +214,7 @@ impl GpuEngine {
                         rel_change_w1: distance_w1[cell].sqrt() / norm_w1,
                         losses,
                         loss_changes: Vec::new(),
+                        output_changes: Vec::new(),
                         // NOTE: the GPU engine does not measure rounding yet, so its cells
                         // are written with an empty trust column.
                         lost_update: f64::NAN,

@@ -28,6 +28,7 @@ mod font;
 mod heatmap;
 mod lines;
 mod panels;
+mod precision;
 mod render;
 mod scale;
 
@@ -48,6 +49,7 @@ pub use heatmap::{
     write_heatmaps_as,
 };
 pub use panels::{PANEL_HEIGHT, PANEL_WIDTH, PanelGrids, Statistic, panel_order};
+pub use precision::{ErrorPanels, write_error_figure};
 pub use scale::{
     LEVEL_TOLERANCE, cell_edges, distinct_levels, integer_ticks, level_index,
     thinned_integer_ticks, value_color, value_range, viridis,

@@ -7,6 +7,7 @@
 pub mod grid;
 pub mod output;
 mod plot;
+pub mod precision_map;
 pub mod record;
 pub mod reproduce;
 mod run;

@@ -36,8 +36,8 @@ pub struct CellRecord {
     /// ||W1 - W1_init|| / ||W1_init|| in the Frobenius norm.
     #[serde(with = "nan_as_empty")]
     pub rel_change_w1: f64,
-    /// Largest fraction of a parameter update lost to rounding over the measured steps; near
-    /// 1 when the parameters froze. Empty when not measured.
+    /// Fraction of the parameter updates lost to rounding, summed over the measured steps;
+    /// near 1 when the parameters froze. Empty when not measured.
     #[serde(with = "nan_as_empty", default = "not_measured")]
     pub lost_update: f64,
     /// Estimated relative rounding error of f(theta_T) - f(theta_0). Empty for diverged
