@@ -238,6 +238,7 @@ pub fn run_sweep(config: &SweepConfig, options: &RunOptions) -> Result<RunInfo, 
     if diverged > 0 {
         warn!("{diverged} of {} cells diverged; their metrics are empty in results.csv", records.len());
     }
+    warn_untrusted(&records, engine_precision);
 
     let figures = if options.plots {
         plot_records(&options.out, &records, &plot_context(config, &prepared))?
@@ -358,6 +359,34 @@ fn load_finished(dir: &Path, grid: &[GridCell]) -> Result<Vec<Option<CellRecord>
         }
     }
     Ok(finished)
+}
+
+/// Warns about cells whose `trusted` column is false, naming the first few.
+fn warn_untrusted(records: &[CellRecord], precision: &str) {
+    const LISTED: usize = 5;
+    let untrusted: Vec<&CellRecord> = records.iter().filter(|r| r.trusted == Some(false)).collect();
+    if untrusted.is_empty() {
+        return;
+    }
+    let listed: Vec<String> = untrusted
+        .iter()
+        .take(LISTED)
+        .map(|r| format!("{} alpha = {:e}, eta = {:e}", r.optimizer, r.alpha, r.eta))
+        .collect();
+    let more = untrusted.len().saturating_sub(LISTED);
+    let rest = if more > 0 { format!(" and {more} more") } else { String::new() };
+    let hint = if precision.starts_with("offset") {
+        ""
+    } else {
+        "; --precision offset keeps the updates resolvable"
+    };
+    warn!(
+        "{} of {} cells are untrusted in {precision}: rounding lost their updates or cancelled \
+         f - f_0 (lost_update or cancellation above 1e-3): {}{rest}{hint}",
+        untrusted.len(),
+        records.len(),
+        listed.join("; ")
+    );
 }
 
 fn in_order(finished: &[Option<CellRecord>]) -> Vec<CellRecord> {
