@@ -114,8 +114,7 @@ fn df64_polynomial_matches_f64() {
         result.polynomial_reference
     );
     assert_eq!(
-        result.polynomial_f32,
-        result.polynomial_reference as f32,
+        result.polynomial_f32, result.polynomial_reference as f32,
         "df64_to_f32 of {} did not round to the nearest f32",
         result.polynomial_df64
     );

@@ -225,10 +225,8 @@ impl Df64SelfTest {
         // Rounding to nearest is within half an ulp, at most 2^-24 relative. The factor
         // leaves room for the error of the df64 value and of the f64 reference.
         let rounding_limit = 2f64.powi(-24) * (1.0 + 1e-6);
-        let rounding_error = relative_error(
-            f64::from(self.polynomial_f32),
-            self.polynomial_reference,
-        );
+        let rounding_error =
+            relative_error(f64::from(self.polynomial_f32), self.polynomial_reference);
         if exceeds(rounding_error, rounding_limit) {
             failures.push(format!(
                 "df64_to_f32 returned {:e} for {:e}, a relative error of {rounding_error:.2e}, \
@@ -511,7 +509,10 @@ mod tests {
         let message = result.check().unwrap_err().to_string();
         assert!(message.contains("'test adapter'"), "{message}");
         assert!(message.contains("two-sum of 1e0 and 1e-9"), "{message}");
-        assert!(message.contains("returned (1e0, 0e0) instead of (1e0, 1e-9)"), "{message}");
+        assert!(
+            message.contains("returned (1e0, 0e0) instead of (1e0, 1e-9)"),
+            "{message}"
+        );
         assert!(message.contains("shader compiler"), "{message}");
         assert!(message.contains("--precision offset"), "{message}");
         assert!(message.contains("--precision f32"), "{message}");
@@ -535,7 +536,10 @@ mod tests {
         result.dot_df64 = 1.0 + 3e-7;
         let message = result.check().unwrap_err().to_string();
         assert!(message.contains("relative error 3.00e-7"), "{message}");
-        assert!(message.contains("plain f32 accumulation: 5.00e-1"), "{message}");
+        assert!(
+            message.contains("plain f32 accumulation: 5.00e-1"),
+            "{message}"
+        );
     }
 
     #[test]
