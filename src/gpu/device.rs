@@ -40,6 +40,13 @@ pub enum GpuError {
     },
     #[error("waiting for the GPU failed while {operation}: {message}; use --backend cpu")]
     Wait { operation: String, message: String },
+    #[error(
+        "double-float (df64) arithmetic failed its self-test on adapter '{adapter}': \
+         {detail}. The adapter's shader compiler or float32 arithmetic defeats the \
+         error-free transformations that df64 is built from; use --precision offset or \
+         --precision f32, or --backend cpu"
+    )]
+    Df64Unsupported { adapter: String, detail: String },
 }
 
 /// An open device with the adapter facts the engine plans with.

@@ -28,7 +28,7 @@ pub(crate) struct Kernel {
 }
 
 impl Kernel {
-    fn new(
+    pub(crate) fn new(
         device: &Device,
         module: &wgpu::ShaderModule,
         entry: &str,
