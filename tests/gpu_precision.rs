@@ -176,6 +176,67 @@ fn offset_matches_cpu_offset() {
     eprintln!("largest relative loss difference: {worst:e}");
 }
 
+#[test]
+fn offset_chunked_batch_matches_whole() {
+    let Some(mut whole) = open_engine() else {
+        return;
+    };
+    let Some(mut chunked) = open_engine() else {
+        return;
+    };
+    // 100 training and 200 test samples in chunks of 17 (the last one short), so each
+    // chunk reads its own rows of the hidden layer at theta_0, and 5 cells in passes of 2.
+    chunked.limit_batch(17, 2);
+    let fixture = fixture(12);
+    let cells: Vec<CellSpec> = OptimizerKind::ALL
+        .iter()
+        .map(|&optimizer| cell(optimizer, 10.0, 1e-3))
+        .collect();
+    let expected = train(&mut whole, &fixture, Precision::Offset, &cells);
+    let actual = train(&mut chunked, &fixture, Precision::Offset, &cells);
+
+    for ((cell, a), b) in cells.iter().zip(&expected).zip(&actual) {
+        let label = describe(cell);
+        assert_eq!(a.diverged_step, None, "{label}: diverged");
+        assert_eq!(b.diverged_step, None, "{label}: diverged in chunks");
+        assert_eq!(a.losses.len(), b.losses.len(), "{label}: recorded losses");
+        // Chunks add the gradient in a different order, so only rounding may differ.
+        for (t, (&x, &y)) in a.losses.iter().zip(&b.losses).enumerate() {
+            assert!(
+                relative(y, x) <= loss_tolerance(cell.alpha),
+                "{label}: loss at step {t}: {x} vs {y}"
+            );
+        }
+        for (t, (&x, &y)) in a
+            .loss_changes
+            .iter()
+            .zip(&b.loss_changes)
+            .enumerate()
+            .skip(1)
+        {
+            assert!(relative(y, x) <= 1e-4, "{label}: L_{t} - L_0: {x} vs {y}");
+        }
+        assert!(
+            (a.test_acc - b.test_acc).abs() <= 0.01 + 1e-12,
+            "{label}: test accuracy {} vs {}",
+            a.test_acc,
+            b.test_acc
+        );
+        assert!(
+            (a.sign_consistency - b.sign_consistency).abs() <= 1e-3,
+            "{label}: sign consistency {} vs {}",
+            a.sign_consistency,
+            b.sign_consistency
+        );
+        assert!(
+            relative(b.rel_change_w0, a.rel_change_w0) <= 1e-3,
+            "{label}: relative change of W0 {} vs {}",
+            b.rel_change_w0,
+            a.rel_change_w0
+        );
+    }
+}
+
 /// Cells whose updates are at most 1e-10 of theta_0, far below float32's resolution of
 /// 6e-8. The loss is scaled by alpha^-2, so G is about 1 / alpha. GD's update eta G is
 /// then about 1e-10 at alpha 1e4 and eta 1e-6. The modified rules fold alpha into v, so
