@@ -6,8 +6,10 @@
 //              divided by alpha^2 n
 //   dL/df    = -y logistic(beta_l (1 - F y)) / (alpha n)
 // `loss_rows` handles one (sample, cell) pair per invocation and writes the sample's loss
-// term; `finish_loss` then adds the terms of each cell in a fixed order, so the result does
-// not depend on scheduling.
+// term, its change from theta_0 and the squared norms of f and f - f0; `finish_loss` then
+// adds the terms of each cell in a fixed order, so the result does not depend on
+// scheduling. In the offset formulation f already holds f - f0 and f0 is zero.
+// functions.wgsl is prepended to this file.
 
 struct Params {
     // Samples in this chunk, and the index of its first sample in the training set.
@@ -16,7 +18,7 @@ struct Params {
     cells: u32,
     // Training samples n.
     samples: u32,
-    // 1 when every step's loss is written to `losses`.
+    // 1 when every step's loss and loss change are written to `losses` and `loss_changes`.
     record: u32,
     divergence_factor: f32,
     _pad0: u32,
@@ -41,6 +43,13 @@ struct CellState {
     // Step at which the cell diverged, or NOT_DIVERGED.
     diverged_step: u32,
     train_correct: u32,
+    // Magnitude of the updates lost to rounding, summed over the measured steps by
+    // update.wgsl; `intended_sum` is the magnitude of the updates themselves.
+    lost_sum: f32,
+    // Squared norms of f and f - f0 over the training set at the last loss evaluation.
+    output_sq: f32,
+    change_sq: f32,
+    intended_sum: f32,
 }
 
 struct Schedule {
@@ -50,7 +59,6 @@ struct Schedule {
 }
 
 const CLASSES: u32 = 10u;
-const BETA_LOSS: f32 = 20.0;
 const NOT_DIVERGED: u32 = 0xffffffffu;
 const NAN_BITS: u32 = 0x7fc00000u;
 // Terms added in one inner block of `finish_loss`, so that the float32 sum is two-level.
@@ -62,40 +70,19 @@ const SUM_BLOCK: u32 = 128u;
 @group(0) @binding(3) var<storage, read> labels: array<u32>;
 @group(0) @binding(4) var<storage, read> cells: array<Cell>;
 @group(0) @binding(5) var<storage, read_write> gf: array<f32>;
-@group(0) @binding(6) var<storage, read_write> row_loss: array<f32>;
+// (loss term, loss change, |f|^2, |f - f0|^2) of each (cell, sample).
+@group(0) @binding(6) var<storage, read_write> row_terms: array<vec4<f32>>;
 @group(0) @binding(7) var<storage, read_write> row_correct: array<u32>;
 @group(0) @binding(8) var<storage, read_write> state: array<CellState>;
 @group(0) @binding(9) var<storage, read_write> non_finite: array<atomic<u32>>;
 @group(0) @binding(10) var<storage, read_write> losses: array<f32>;
 @group(0) @binding(11) var<storage, read> schedule: Schedule;
-
-// See activation.wgsl for why these forms are stable.
-fn log1p_small(e: f32) -> f32 {
-    if (e < 1e-3) {
-        return e * (1.0 - e * (0.5 - e / 3.0));
-    }
-    return log(1.0 + e);
-}
-
-fn softplus(x: f32) -> f32 {
-    return max(x, 0.0) + log1p_small(exp(-abs(x)));
-}
-
-fn logistic(x: f32) -> f32 {
-    let e = exp(-abs(x));
-    if (x >= 0.0) {
-        return 1.0 / (1.0 + e);
-    }
-    return e / (1.0 + e);
-}
-
-// Tests the exponent bits, which the compiler cannot fold away the way it may fold x != x.
-fn is_finite(x: f32) -> bool {
-    return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u;
-}
+@group(0) @binding(12) var<storage, read_write> loss_changes: array<f32>;
+// f - f0 of each (cell, sample, class) at the latest step, written only when recording.
+@group(0) @binding(13) var<storage, read_write> output_changes: array<f32>;
 
 // f, gf: [cell][row][class] for the rows of this chunk; f0: [sample][class] over the whole
-// training set; row_loss, row_correct: [cell][sample].
+// training set; row_terms, row_correct: [cell][sample].
 @compute @workgroup_size(64)
 fn loss_rows(@builtin(global_invocation_id) id: vec3<u32>) {
     let row = id.x;
@@ -110,16 +97,29 @@ fn loss_rows(@builtin(global_invocation_id) id: vec3<u32>) {
     let at = (cell * params.rows + row) * CLASSES;
 
     var total = 0.0;
+    var total_change = 0.0;
+    var output_sq = 0.0;
+    var change_sq = 0.0;
     var best = 0u;
     var best_output = 0.0;
     for (var k = 0u; k < CLASSES; k++) {
-        let output = alpha * (f[at + k] - f0[sample * CLASSES + k]);
+        let formed = f[at + k];
+        let change = formed - f0[sample * CLASSES + k];
+        output_sq += formed * formed;
+        change_sq += change * change;
+        if (params.record != 0u) {
+            output_changes[(cell * params.samples + sample) * CLASSES + k] = change;
+        }
+        let output = alpha * change;
         var y = -1.0;
         if (k == label) {
             y = 1.0;
         }
         let margin = BETA_LOSS * (1.0 - output * y);
         total += softplus(margin) / BETA_LOSS;
+        if (params.record != 0u) {
+            total_change += soft_hinge_change(output, y);
+        }
         gf[at + k] = -y * logistic(margin) * gradient_scale;
         // The first maximum wins, as in the CPU engine.
         if (k == 0u || output > best_output) {
@@ -127,11 +127,12 @@ fn loss_rows(@builtin(global_invocation_id) id: vec3<u32>) {
             best_output = output;
         }
     }
-    row_loss[cell * params.samples + sample] = total;
+    row_terms[cell * params.samples + sample] = vec4<f32>(total, total_change, output_sq, change_sq);
     row_correct[cell * params.samples + sample] = select(0u, 1u, best == label);
 }
 
-// One invocation per cell: adds the loss terms, records the loss, and marks the cell
+// One invocation per cell: adds the loss terms, records the loss and its change, keeps the
+// squared output norms, and marks the cell
 // diverged when the last update left a non-finite parameter or the loss is non-finite or
 // above divergence_factor times the loss at theta_0.
 @compute @workgroup_size(64)
@@ -148,26 +149,29 @@ fn finish_loss(@builtin(global_invocation_id) id: vec3<u32>) {
     }
 
     let first = cell * params.samples;
-    var total = 0.0;
+    var total = vec4<f32>(0.0);
     var correct = 0u;
     for (var start = 0u; start < params.samples; start += SUM_BLOCK) {
         let end = min(start + SUM_BLOCK, params.samples);
-        var block = 0.0;
+        var block = vec4<f32>(0.0);
         for (var i = start; i < end; i++) {
-            block += row_loss[first + i];
+            block += row_terms[first + i];
             correct += row_correct[first + i];
         }
         total += block;
     }
-    let loss = total * cells[cell].loss_scale;
+    let loss = total.x * cells[cell].loss_scale;
 
     if (step == 0u) {
         state[cell].loss0 = loss;
     }
     if (params.record != 0u) {
         losses[step * params.cells + cell] = loss;
+        loss_changes[step * params.cells + cell] = total.y * cells[cell].loss_scale;
     }
     state[cell].last_loss = loss;
+    state[cell].output_sq = total.z;
+    state[cell].change_sq = total.w;
     state[cell].train_correct = correct;
     if (!is_finite(loss) || loss > params.divergence_factor * state[cell].loss0) {
         state[cell].diverged_step = step;

@@ -35,6 +35,8 @@ const CLASSES: u32 = 10u;
 @group(0) @binding(9) var<storage, read> w: array<f32>;
 @group(0) @binding(10) var<storage, read> w0: array<f32>;
 @group(0) @binding(11) var<storage, read_write> partial: array<f32>;
+// zhat_0: [sample][hidden] for the rows of this chunk, in the offset formulation.
+@group(0) @binding(12) var<storage, read> zhat0: array<f32>;
 
 // Stores the signs of cell 0's pre-activations, taken at theta_0. One invocation per
 // (sample, word).
@@ -72,6 +74,28 @@ fn count_same_sign(@builtin(global_invocation_id) id: vec3<u32>) {
     for (var j = 0u; j < params.hidden; j++) {
         let was_positive = ((positive0[signs + j / 32u] >> (j % 32u)) & 1u) == 1u;
         if ((zhat[first + j] > 0.0) == was_positive) {
+            count += 1u;
+        }
+    }
+    atomicAdd(&same_sign[cell], count);
+}
+
+// The offset formulation: zhat holds e = zhat - zhat_0, so the sign of zhat_0 + e is
+// compared with that of zhat_0. One invocation per (sample, cell).
+@compute @workgroup_size(64)
+fn count_same_sign_offset(@builtin(global_invocation_id) id: vec3<u32>) {
+    let row = id.x;
+    let cell = id.y;
+    if (row >= params.rows || cell >= params.cells) {
+        return;
+    }
+    let width = params.cells * params.hidden;
+    let first = row * width + cell * params.hidden;
+    let start = row * params.hidden;
+    var count = 0u;
+    for (var j = 0u; j < params.hidden; j++) {
+        let u0 = zhat0[start + j];
+        if ((u0 + zhat[first + j] > 0.0) == (u0 > 0.0)) {
             count += 1u;
         }
     }

@@ -10,6 +10,12 @@
 //             and c_v = 1 / (1 - beta2^(t+1)) computed in float64 on the host.
 // A cell whose state says it diverged is frozen: none of its values change, and a
 // non-finite new value only raises that cell's flag in `non_finite`.
+//
+// `update_measured` applies the same step and also measures the fraction of the update
+// that rounding lost, as sums of |fl(w - u) - (w - u)| and |u| per cell. Workgroups
+// reduce their invocations' sums into `partial`, and `finish_measure` adds the partial
+// sums of each cell in a fixed order to the cell state's sums over the measured steps. WGSL has no floating-point atomics, and the fixed order makes the
+// sums independent of scheduling.
 
 struct Params {
     count: u32,
@@ -24,7 +30,22 @@ struct Params {
     beta2: f32,
     keep_beta2: f32,
     eps: f32,
+    // 1.0, read at run time so that the compiler cannot simplify ((w - u) - w) + u to 0.
+    one: f32,
+    // Workgroups per cell in update_measured.
+    parts: u32,
     _pad1: u32,
+    _pad2: u32,
+    _pad3: u32,
+}
+
+// Sizes read by finish_measure.
+struct MeasureParams {
+    cells: u32,
+    // Workgroups per cell in the measured updates of W0 and W1.
+    parts_w0: u32,
+    parts_w1: u32,
+    _pad: u32,
 }
 
 struct Cell {
@@ -43,6 +64,10 @@ struct CellState {
     last_loss: f32,
     diverged_step: u32,
     train_correct: u32,
+    lost_sum: f32,
+    output_sq: f32,
+    change_sq: f32,
+    intended_sum: f32,
 }
 
 struct Schedule {
@@ -57,6 +82,7 @@ const GD: u32 = 0u;
 const RMSPROP: u32 = 1u;
 const ADAM: u32 = 2u;
 const NOT_DIVERGED: u32 = 0xffffffffu;
+const GROUP: u32 = 64u;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> w: array<f32>;
@@ -68,6 +94,18 @@ const NOT_DIVERGED: u32 = 0xffffffffu;
 @group(0) @binding(7) var<storage, read_write> non_finite: array<atomic<u32>>;
 @group(0) @binding(8) var<storage, read> schedule: Schedule;
 @group(0) @binding(9) var<storage, read_write> counter: Schedule;
+// total_from_start: theta_0's block, shared by every cell, and theta_0 + w.
+@group(0) @binding(10) var<storage, read> start: array<f32>;
+@group(0) @binding(11) var<storage, read_write> total: array<f32>;
+// update_measured: (lost, intended) per (cell, workgroup).
+@group(0) @binding(12) var<storage, read_write> partial: array<vec2<f32>>;
+// finish_measure: the partial sums of both parameter blocks, and the states to update.
+@group(0) @binding(13) var<storage, read> partial_w0: array<vec2<f32>>;
+@group(0) @binding(14) var<storage, read> partial_w1: array<vec2<f32>>;
+@group(0) @binding(15) var<storage, read_write> cell_states: array<CellState>;
+@group(0) @binding(16) var<uniform> measure: MeasureParams;
+
+var<workgroup> group_sums: array<vec2<f32>, GROUP>;
 
 fn is_finite(x: f32) -> bool {
     return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u;
@@ -80,6 +118,33 @@ fn denominator(second_moment: f32) -> f32 {
     return sqrt(second_moment) + params.eps;
 }
 
+// Updates the moments of element i of a cell's parameters and returns the update u that
+// is subtracted from it.
+fn rule_update(i: u32, cell: Cell) -> f32 {
+    let gradient = g[i];
+    let folded = cell.fold * gradient;
+    var u: f32;
+    switch cell.kind {
+        case GD: {
+            u = cell.eta * gradient;
+        }
+        case RMSPROP: {
+            let second = params.rho * v[i] + params.keep_rho * (folded * folded);
+            v[i] = second;
+            u = cell.eta * gradient / denominator(second);
+        }
+        case ADAM, default: {
+            let correction = schedule.corrections[schedule.step];
+            let first = params.beta1 * m[i] + params.keep_beta1 * gradient;
+            let second = params.beta2 * v[i] + params.keep_beta2 * (folded * folded);
+            m[i] = first;
+            v[i] = second;
+            u = cell.eta * (first * correction.x) / denominator(second * correction.y);
+        }
+    }
+    return u;
+}
+
 @compute @workgroup_size(64)
 fn update(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let i = id.x + id.y * groups.x * 64u;
@@ -90,34 +155,84 @@ fn update(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups)
     if (state[cell_index].diverged_step != NOT_DIVERGED) {
         return;
     }
-    let cell = cells[cell_index];
-    let gradient = g[i];
-    let folded = cell.fold * gradient;
-    var value = w[i];
-
-    switch cell.kind {
-        case GD: {
-            value -= cell.eta * gradient;
-        }
-        case RMSPROP: {
-            let second = params.rho * v[i] + params.keep_rho * (folded * folded);
-            v[i] = second;
-            value -= cell.eta * gradient / denominator(second);
-        }
-        case ADAM, default: {
-            let correction = schedule.corrections[schedule.step];
-            let first = params.beta1 * m[i] + params.keep_beta1 * gradient;
-            let second = params.beta2 * v[i] + params.keep_beta2 * (folded * folded);
-            m[i] = first;
-            v[i] = second;
-            value -= cell.eta * (first * correction.x) / denominator(second * correction.y);
-        }
-    }
-
+    let value = w[i] - rule_update(i, cells[cell_index]);
     w[i] = value;
     if (!is_finite(value)) {
         atomicStore(&non_finite[cell_index], 1u);
     }
+}
+
+// The update with its rounding measured. Workgroup (part, cell) covers the elements
+// part * 64 + local + j * parts * 64 of the cell's block and writes its sums of
+// |(new - old) + u| and |u| to partial[cell * parts + part]. new - old is exact while
+// |u| <= |old| (Sterbenz), so the first sum is the rounding error of old - u.
+@compute @workgroup_size(64)
+fn update_measured(
+    @builtin(local_invocation_index) local: u32,
+    @builtin(workgroup_id) group: vec3<u32>,
+) {
+    let part = group.x;
+    let cell_index = group.y;
+    var sums = vec2<f32>(0.0);
+    if (state[cell_index].diverged_step == NOT_DIVERGED) {
+        let cell = cells[cell_index];
+        let first = cell_index * params.block;
+        for (var e = part * GROUP + local; e < params.block; e += params.parts * GROUP) {
+            let i = first + e;
+            let old = w[i];
+            let u = rule_update(i, cell);
+            let value = old - u;
+            w[i] = value;
+            if (!is_finite(value)) {
+                atomicStore(&non_finite[cell_index], 1u);
+            }
+            sums += vec2<f32>(abs((value * params.one - old) + u), abs(u));
+        }
+    }
+
+    group_sums[local] = sums;
+    workgroupBarrier();
+    for (var half = GROUP / 2u; half > 0u; half /= 2u) {
+        if (local < half) {
+            group_sums[local] += group_sums[local + half];
+        }
+        workgroupBarrier();
+    }
+    if (local == 0u) {
+        partial[cell_index * params.parts + part] = group_sums[0];
+    }
+}
+
+// One invocation per cell: adds the partial sums of W0 and W1 in order to the cell's sums
+// over the measured steps. A step whose sums are not finite (a diverging cell) is left out.
+@compute @workgroup_size(64)
+fn finish_measure(@builtin(global_invocation_id) id: vec3<u32>) {
+    let cell = id.x;
+    if (cell >= measure.cells) {
+        return;
+    }
+    var sums = vec2<f32>(0.0);
+    for (var part = 0u; part < measure.parts_w0; part++) {
+        sums += partial_w0[cell * measure.parts_w0 + part];
+    }
+    for (var part = 0u; part < measure.parts_w1; part++) {
+        sums += partial_w1[cell * measure.parts_w1 + part];
+    }
+    if (is_finite(sums.x) && is_finite(sums.y)) {
+        cell_states[cell].lost_sum += sums.x;
+        cell_states[cell].intended_sum += sums.y;
+    }
+}
+
+// Writes total = start + w for every cell, where start is one block shared by every cell:
+// the full W1 = W1_0 + delta W1 that the backward pass of the offset formulation needs.
+@compute @workgroup_size(64)
+fn total_from_start(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let i = id.x + id.y * groups.x * 64u;
+    if (i >= params.count) {
+        return;
+    }
+    total[i] = start[i % params.block] + w[i];
 }
 
 // Advances the step counter that `update` and `finish_loss` read; one invocation.

@@ -3,6 +3,10 @@
 //! Samples are processed in chunks so that every activation buffer (rows x cells x hidden
 //! float32 values) and every chunk of inputs fits in one storage binding. Gradients are
 //! summed over the chunks by accumulating matrix products.
+//!
+//! In the offset formulation the W0 and W1 buffers contain delta = theta - theta_0, the
+//! forward pass starts from the hidden layer at theta_0 computed on the host, the outputs
+//! buffer contains f - f_0 and the f0 buffers stay zero.
 
 use wgpu::{Buffer, CommandEncoder, Device};
 
@@ -12,8 +16,10 @@ use super::kernels::{
     zeroed_buffer,
 };
 use super::layout::{
-    ActivationParams, CellParams, CellState, LossParams, MetricsParams, UpdateParams, schedule,
+    ActivationParams, CellParams, CellState, LossParams, MeasureParams, MetricsParams,
+    UpdateParams, schedule,
 };
+use super::offset::StartLayer;
 use crate::engine::{CellSpec, Problem};
 use crate::model::CLASSES;
 
@@ -21,6 +27,22 @@ const CLASSES_U32: u32 = CLASSES as u32;
 
 /// Partial sums per cell in the parameter-distance kernel.
 const DISTANCE_PARTS: u32 = 256;
+
+/// Maximum number of workgroups per cell in the measured update, each writing one partial
+/// sum.
+const MAX_MEASURE_PARTS: u32 = 1024;
+
+/// Returns the workgroups per cell of the measured update of a `block`-element block.
+fn measure_parts(block: u32) -> u32 {
+    block.div_ceil(GROUP).clamp(1, MAX_MEASURE_PARTS)
+}
+
+/// The hidden layer at theta_0 for the samples of one chunk, in the offset formulation.
+struct ChunkStart {
+    zhat: Buffer,
+    logistic: Buffer,
+    z: Buffer,
+}
 
 /// A range of samples and the dispatches that run on it.
 struct Chunk {
@@ -32,7 +54,7 @@ struct Chunk {
     after_forward: Vec<Dispatch>,
     /// Training chunks only: dW1, Delta and dW0, accumulated over chunks.
     backward: Vec<Dispatch>,
-    /// Test chunks only: the signs of zhat at theta_0.
+    /// Test chunks of the plain formulation only: the signs of zhat at theta_0.
     store_signs: Option<Dispatch>,
 }
 
@@ -41,10 +63,17 @@ pub(super) struct Batch {
     gpu: GpuDevice,
     pub cells: usize,
     pub hidden: usize,
+    /// Whether the batch trains in the offset formulation.
+    pub offset: bool,
     train: Vec<Chunk>,
     test: Vec<Chunk>,
     finish_loss: Dispatch,
     updates: Vec<Dispatch>,
+    /// The updates of W0 and W1 with their rounding measured, and the finishing pass.
+    measured_updates: Vec<Dispatch>,
+    finish_measure: Dispatch,
+    /// Offset formulation only: W1 = W1_0 + delta W1 for the backward pass.
+    total_w1: Option<Dispatch>,
     advance_step: Dispatch,
     distances: Vec<Dispatch>,
     f: Buffer,
@@ -53,6 +82,10 @@ pub(super) struct Batch {
     pub state: Buffer,
     pub non_finite: Buffer,
     pub losses: Buffer,
+    pub loss_changes: Buffer,
+    /// f - f0 on the training set at the last step, [cell][sample][class], when losses are
+    /// recorded.
+    pub output_changes: Buffer,
     pub same_sign: Buffer,
     pub test_correct: Buffer,
     pub distance_w0: Buffer,
@@ -66,7 +99,9 @@ pub(super) fn rows_per_chunk(gpu: &GpuDevice, width: usize, d: usize, n: usize) 
         .limits
         .max_storage_buffer_binding_size
         .min(gpu.limits.max_buffer_size);
-    let per_row = 4 * width.max(d).max(CLASSES) as u64;
+    // The loss terms take four values per (sample, cell), and there are fewer cells than
+    // units in `width`.
+    let per_row = 4 * width.max(d).max(4 * CLASSES) as u64;
     ((limit / per_row) as usize).clamp(1, n.max(1))
 }
 
@@ -84,13 +119,15 @@ fn to_f32(values: &[f64]) -> Vec<f32> {
 
 impl Batch {
     /// Uploads the data, theta_0 for every cell and the cell constants, and prepares every
-    /// dispatch for chunks of `rows` samples.
+    /// dispatch for chunks of `rows` samples. With `start`, the batch trains in the offset
+    /// formulation from that hidden layer at theta_0.
     pub fn upload(
         gpu: &GpuDevice,
         kernels: &Kernels,
         problem: Problem<'_>,
         cells: &[CellSpec],
         rows: usize,
+        start: Option<&StartLayer>,
     ) -> Result<Self, GpuError> {
         let data = problem.data;
         let init = problem.init;
@@ -110,21 +147,30 @@ impl Batch {
             ("the outputs f of one chunk", k * rows * CLASSES),
             ("f(theta_0) on the test set", n_test * CLASSES),
             ("the recorded losses", recorded),
+            ("the loss terms per sample", 4 * k * n),
         ] {
             gpu.check_binding(what, 4 * elements as u64)?;
         }
 
         gpu.checked("uploading a batch", || {
             let device = &gpu.device;
+            let offset = start.is_some();
             let w0_init = to_f32(&init.w0);
             let w1_init = to_f32(&init.w1);
-            let w0_stack: Vec<f32> = w0_init.iter().copied().cycle().take(width * d).collect();
-            let w1_stack: Vec<f32> = w1_init
+            let w1_start_stack: Vec<f32> = w1_init
                 .iter()
                 .copied()
                 .cycle()
                 .take(k * CLASSES * h)
                 .collect();
+            // The offset formulation stores delta = theta - theta_0, which starts at zero.
+            let (w0_stack, w1_stack) = if offset {
+                (vec![0.0; width * d], vec![0.0; k * CLASSES * h])
+            } else {
+                let w0_stack = w0_init.iter().copied().cycle().take(width * d).collect();
+                (w0_stack, w1_start_stack.clone())
+            };
+            let only_offset = |elements: usize| if offset { elements } else { 1 };
             let cell_params: Vec<CellParams> =
                 cells.iter().map(|cell| CellParams::new(cell, n)).collect();
             let states = vec![CellState::initial(); k];
@@ -140,6 +186,18 @@ impl Batch {
                 m1: zeroed_buffer(device, "m of W1", k * CLASSES * h),
                 w0_init: storage_buffer(device, "W0 at theta_0", &w0_init),
                 w1_init: storage_buffer(device, "W1 at theta_0", &w1_init),
+                w1_total: if offset {
+                    storage_buffer(device, "W1 stack of theta", &w1_start_stack)
+                } else {
+                    zeroed_buffer(device, "unused W1 stack of theta", 1)
+                },
+                zeros_w0: zeroed_buffer(device, "zero W0 block", only_offset(h * d)),
+                zeros_w1: zeroed_buffer(device, "zero W1 block", only_offset(CLASSES * h)),
+                change: zeroed_buffer(
+                    device,
+                    "sigma(zhat) - sigma(zhat_0)",
+                    only_offset(rows * width),
+                ),
                 zhat: zeroed_buffer(device, "zhat and Delta", rows * width),
                 z: zeroed_buffer(device, "z", rows * width),
                 dsigma: zeroed_buffer(device, "sigma'(zhat)", rows * width),
@@ -165,12 +223,18 @@ impl Batch {
                         .map(|&y| u32::from(y))
                         .collect::<Vec<_>>(),
                 ),
-                row_loss: zeroed_buffer(device, "loss per sample", k * n),
+                row_terms: zeroed_buffer(device, "loss terms per sample", 4 * k * n),
                 row_correct: zeroed_buffer(device, "correct per sample", k * n),
                 cells: storage_buffer(device, "cells", &cell_params),
                 state: storage_buffer(device, "cell states", &states),
                 non_finite: zeroed_buffer(device, "non-finite flags", k),
                 losses: storage_buffer(device, "losses", &vec![f32::NAN; recorded]),
+                loss_changes: storage_buffer(device, "loss changes", &vec![f32::NAN; recorded]),
+                output_changes: zeroed_buffer(
+                    device,
+                    "output changes",
+                    if settings.record_losses { k * n * CLASSES } else { 1 },
+                ),
                 schedule: storage_buffer(
                     device,
                     "schedule",
@@ -189,6 +253,16 @@ impl Batch {
                     "W1 distance partial sums",
                     k * DISTANCE_PARTS as usize,
                 ),
+                measure_w0: zeroed_buffer(
+                    device,
+                    "W0 lost-update partial sums",
+                    2 * k * measure_parts((h * d) as u32) as usize,
+                ),
+                measure_w1: zeroed_buffer(
+                    device,
+                    "W1 lost-update partial sums",
+                    2 * k * measure_parts((CLASSES * h) as u32) as usize,
+                ),
             };
             let plan = Plan {
                 gpu,
@@ -196,18 +270,33 @@ impl Batch {
                 buffers: &buffers,
                 problem,
                 cells: k,
+                offset,
             };
 
+            let chunk_start = |layer: Option<_>, first: usize, count: usize| {
+                layer.map(|hidden: &super::offset::HiddenAtStart| {
+                    let [zhat, logistic, z] = hidden.rows(first, count, h);
+                    ChunkStart {
+                        zhat: storage_buffer(device, "zhat_0", zhat),
+                        logistic: storage_buffer(device, "logistic(beta zhat_0)", logistic),
+                        z: storage_buffer(device, "sigma(zhat_0)", z),
+                    }
+                })
+            };
             let train = chunk_ranges(n, rows)
                 .into_iter()
-                .map(|(start, count)| {
-                    plan.train_chunk(&data.x_train[start * d..(start + count) * d], start, count)
+                .map(|(first, count)| {
+                    let x = &data.x_train[first * d..(first + count) * d];
+                    let hidden = chunk_start(start.map(|s| &s.train), first, count);
+                    plan.train_chunk(x, first, count, hidden.as_ref())
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             let test = chunk_ranges(n_test, rows)
                 .into_iter()
-                .map(|(start, count)| {
-                    plan.test_chunk(&data.x_test[start * d..(start + count) * d], start, count)
+                .map(|(first, count)| {
+                    let x = &data.x_test[first * d..(first + count) * d];
+                    let hidden = chunk_start(start.map(|s| &s.test), first, count);
+                    plan.test_chunk(x, first, count, hidden.as_ref())
                 })
                 .collect::<Result<Vec<_>, _>>()?;
 
@@ -215,10 +304,14 @@ impl Batch {
                 gpu: gpu.clone(),
                 cells: k,
                 hidden: h,
+                offset,
                 train,
                 test,
                 finish_loss: plan.finish_loss(),
-                updates: plan.updates(),
+                updates: plan.updates(false),
+                measured_updates: plan.updates(true),
+                finish_measure: plan.finish_measure(),
+                total_w1: offset.then(|| plan.total_w1()),
                 advance_step: kernels.advance_step.dispatch(
                     device,
                     &[&buffers.schedule],
@@ -231,6 +324,8 @@ impl Batch {
                 state: buffers.state.clone(),
                 non_finite: buffers.non_finite.clone(),
                 losses: buffers.losses.clone(),
+                loss_changes: buffers.loss_changes.clone(),
+                output_changes: buffers.output_changes.clone(),
                 same_sign: buffers.same_sign.clone(),
                 test_correct: buffers.test_correct.clone(),
                 distance_w0: buffers.distance_w0.clone(),
@@ -240,8 +335,13 @@ impl Batch {
     }
 
     /// Computes f(theta_0) on both sets and the test signs at theta_0 with the training
-    /// kernels, so that f - f0 is exactly zero at step 0 as in float64.
+    /// kernels, so that f - f0 is exactly zero at step 0 as in float64. Records nothing in
+    /// the offset formulation, whose f0 buffers stay zero and whose signs at theta_0 come
+    /// from zhat_0.
     pub fn record_reference(&self, encoder: &mut CommandEncoder) {
+        if self.offset {
+            return;
+        }
         for (chunks, f0) in [(&self.train, &self.f0_train), (&self.test, &self.f0_test)] {
             for chunk in chunks {
                 {
@@ -259,7 +359,8 @@ impl Batch {
     }
 
     /// Records step t: the loss and, unless t is the last step, the gradient and update.
-    pub fn record_step(&self, pass: &mut wgpu::ComputePass<'_>, last: bool) {
+    /// With `measure`, the update also measures the fraction that rounding lost.
+    pub fn record_step(&self, pass: &mut wgpu::ComputePass<'_>, last: bool, measure: bool) {
         for chunk in &self.train {
             for dispatch in chunk.forward.iter().chain(&chunk.after_forward) {
                 dispatch.record(pass);
@@ -272,8 +373,18 @@ impl Batch {
         }
         self.finish_loss.record(pass);
         if !last {
-            for dispatch in &self.updates {
-                dispatch.record(pass);
+            if measure {
+                for dispatch in &self.measured_updates {
+                    dispatch.record(pass);
+                }
+                self.finish_measure.record(pass);
+            } else {
+                for dispatch in &self.updates {
+                    dispatch.record(pass);
+                }
+            }
+            if let Some(total) = &self.total_w1 {
+                total.record(pass);
             }
         }
         self.advance_step.record(pass);
@@ -311,6 +422,10 @@ struct Buffers {
     m1: Buffer,
     w0_init: Buffer,
     w1_init: Buffer,
+    w1_total: Buffer,
+    zeros_w0: Buffer,
+    zeros_w1: Buffer,
+    change: Buffer,
     zhat: Buffer,
     z: Buffer,
     dsigma: Buffer,
@@ -320,18 +435,22 @@ struct Buffers {
     f0_test: Buffer,
     labels_train: Buffer,
     labels_test: Buffer,
-    row_loss: Buffer,
+    row_terms: Buffer,
     row_correct: Buffer,
     cells: Buffer,
     state: Buffer,
     non_finite: Buffer,
     losses: Buffer,
+    loss_changes: Buffer,
+    output_changes: Buffer,
     schedule: Buffer,
     positive0: Buffer,
     same_sign: Buffer,
     test_correct: Buffer,
     distance_w0: Buffer,
     distance_w1: Buffer,
+    measure_w0: Buffer,
+    measure_w1: Buffer,
 }
 
 /// Inputs from which the dispatches of a batch are prepared.
@@ -341,6 +460,7 @@ struct Plan<'a> {
     buffers: &'a Buffers,
     problem: Problem<'a>,
     cells: usize,
+    offset: bool,
 }
 
 impl Plan<'_> {
@@ -362,8 +482,15 @@ impl Plan<'_> {
         (1.0 / (self.problem.init.hidden as f64).sqrt()) as f32
     }
 
-    /// zhat = X W0stack^T / sqrt(d), z = sigma(zhat), f_c = Z_c W1_c^T / sqrt(h).
-    fn forward(&self, x: &Buffer, rows: u32) -> Result<Vec<Dispatch>, GpuError> {
+    /// zhat = X W0stack^T / sqrt(d), z = sigma(zhat), f_c = Z_c W1_c^T / sqrt(h). In the
+    /// offset formulation (with `start`) the first product gives e = zhat - zhat_0, and
+    /// f_c - f0 = (dZ_c W1_0^T + Z_c dW1_c^T) / sqrt(h) with dZ = sigma(zhat) - sigma(zhat_0).
+    fn forward(
+        &self,
+        x: &Buffer,
+        rows: u32,
+        start: Option<&ChunkStart>,
+    ) -> Result<Vec<Dispatch>, GpuError> {
         let (k, h, d, width) = self.dims();
         let b = self.buffers;
         let hidden_pre = MatmulShape {
@@ -392,25 +519,65 @@ impl Plan<'_> {
         let params = ActivationParams {
             count: count as u32,
             a: self.problem.settings.activation.a as f32,
-            pad: [0; 2],
+            hidden: h,
+            width,
         };
         let activation_params = uniform_buffer(self.device(), &params);
-        Ok(vec![
-            self.kernels
-                .matmul
-                .prepare(self.gpu, &hidden_pre, x, &b.w0, &b.zhat)?,
-            self.kernels.activate.dispatch(
-                self.device(),
-                &[&activation_params, &b.zhat, &b.z, &b.dsigma],
-                element_groups(count),
-            ),
-            self.kernels
-                .matmul
-                .prepare(self.gpu, &output, &b.z, &b.w1, &b.f)?,
-        ])
+        let matmul = &self.kernels.matmul;
+        let mut dispatches = vec![matmul.prepare(self.gpu, &hidden_pre, x, &b.w0, &b.zhat)?];
+        match start {
+            None => {
+                dispatches.push(self.kernels.activate.dispatch(
+                    self.device(),
+                    &[&activation_params, &b.zhat, &b.z, &b.dsigma],
+                    element_groups(count),
+                ));
+                dispatches.push(matmul.prepare(self.gpu, &output, &b.z, &b.w1, &b.f)?);
+            }
+            Some(start) => {
+                dispatches.push(self.kernels.activate_offset.dispatch(
+                    self.device(),
+                    &[
+                        &activation_params,
+                        &b.zhat,
+                        &b.z,
+                        &b.dsigma,
+                        &b.change,
+                        &start.zhat,
+                        &start.logistic,
+                        &start.z,
+                    ],
+                    element_groups(count),
+                ));
+                // Every cell multiplies by the same W1_0, so its batch stride is zero.
+                let from_start = MatmulShape {
+                    b: Operand::transposed(h),
+                    ..output
+                };
+                let from_delta = MatmulShape {
+                    accumulate: true,
+                    ..output
+                };
+                dispatches.push(matmul.prepare(
+                    self.gpu,
+                    &from_start,
+                    &b.change,
+                    &b.w1_init,
+                    &b.f,
+                )?);
+                dispatches.push(matmul.prepare(self.gpu, &from_delta, &b.z, &b.w1, &b.f)?);
+            }
+        }
+        Ok(dispatches)
     }
 
-    fn train_chunk(&self, x: &[f64], start: usize, rows: usize) -> Result<Chunk, GpuError> {
+    fn train_chunk(
+        &self,
+        x: &[f64],
+        start: usize,
+        rows: usize,
+        hidden: Option<&ChunkStart>,
+    ) -> Result<Chunk, GpuError> {
         let (k, h, d, width) = self.dims();
         let b = self.buffers;
         let device = self.device();
@@ -436,8 +603,9 @@ impl Plan<'_> {
                 &b.labels_train,
                 &b.cells,
                 &b.gf,
-                &b.row_loss,
+                &b.row_terms,
                 &b.row_correct,
+                &b.output_changes,
             ],
             [rows.div_ceil(GROUP), k, 1],
         );
@@ -454,7 +622,8 @@ impl Plan<'_> {
             scale: self.inv_sqrt_h(),
             accumulate: !first,
         };
-        // Delta_c = (g_c W1_c / sqrt(h)) * sigma'(zhat), written over zhat.
+        // Delta_c = (g_c W1_c / sqrt(h)) * sigma'(zhat), written over zhat. W1_c is the
+        // full theta_0 + delta in the offset formulation.
         let delta = MatmulShape {
             batch: k,
             m: rows,
@@ -482,15 +651,17 @@ impl Plan<'_> {
         let params = ActivationParams {
             count: count as u32,
             a: 0.0,
-            pad: [0; 2],
+            hidden: h,
+            width,
         };
+        let w1 = if hidden.is_some() { &b.w1_total } else { &b.w1 };
         let backward = vec![
             self.kernels
                 .matmul
                 .prepare(self.gpu, &w1_gradient, &b.gf, &b.z, &b.dw1)?,
             self.kernels
                 .matmul
-                .prepare(self.gpu, &delta, &b.gf, &b.w1, &b.zhat)?,
+                .prepare(self.gpu, &delta, &b.gf, w1, &b.zhat)?,
             self.kernels.apply_derivative.dispatch(
                 device,
                 &[&uniform_buffer(device, &params), &b.zhat, &b.dsigma],
@@ -504,14 +675,20 @@ impl Plan<'_> {
         Ok(Chunk {
             rows,
             row_offset: start as u32,
-            forward: self.forward(&x, rows)?,
+            forward: self.forward(&x, rows, hidden)?,
             after_forward: vec![loss],
             backward,
             store_signs: None,
         })
     }
 
-    fn test_chunk(&self, x: &[f64], start: usize, rows: usize) -> Result<Chunk, GpuError> {
+    fn test_chunk(
+        &self,
+        x: &[f64],
+        start: usize,
+        rows: usize,
+        hidden: Option<&ChunkStart>,
+    ) -> Result<Chunk, GpuError> {
         let (k, h, _, _) = self.dims();
         let b = self.buffers;
         let device = self.device();
@@ -530,16 +707,31 @@ impl Plan<'_> {
         };
         let uniform = uniform_buffer(device, &params);
         let per_sample = [rows.div_ceil(GROUP), k, 1];
+        let count_same_sign = match hidden {
+            Some(hidden) => self.kernels.count_same_sign_offset.dispatch(
+                device,
+                &[&uniform, &b.zhat, &b.same_sign, &hidden.zhat],
+                per_sample,
+            ),
+            None => self.kernels.count_same_sign.dispatch(
+                device,
+                &[&uniform, &b.zhat, &b.positive0, &b.same_sign],
+                per_sample,
+            ),
+        };
+        let store_signs = hidden.is_none().then(|| {
+            self.kernels.store_signs.dispatch(
+                device,
+                &[&uniform, &b.zhat, &b.positive0],
+                [words.div_ceil(GROUP), rows, 1],
+            )
+        });
         Ok(Chunk {
             rows,
             row_offset: start as u32,
-            forward: self.forward(&x, rows)?,
+            forward: self.forward(&x, rows, hidden)?,
             after_forward: vec![
-                self.kernels.count_same_sign.dispatch(
-                    device,
-                    &[&uniform, &b.zhat, &b.positive0, &b.same_sign],
-                    per_sample,
-                ),
+                count_same_sign,
                 self.kernels.count_correct.dispatch(
                     device,
                     &[&uniform, &b.f, &b.f0_test, &b.labels_test, &b.test_correct],
@@ -547,11 +739,7 @@ impl Plan<'_> {
                 ),
             ],
             backward: Vec::new(),
-            store_signs: Some(self.kernels.store_signs.dispatch(
-                device,
-                &[&uniform, &b.zhat, &b.positive0],
-                [words.div_ceil(GROUP), rows, 1],
-            )),
+            store_signs,
         })
     }
 
@@ -573,55 +761,110 @@ impl Plan<'_> {
             &[
                 &uniform_buffer(self.device(), &params),
                 &b.cells,
-                &b.row_loss,
+                &b.row_terms,
                 &b.row_correct,
                 &b.state,
                 &b.non_finite,
                 &b.losses,
                 &b.schedule,
+                &b.loss_changes,
             ],
             [k.div_ceil(GROUP), 1, 1],
         )
     }
 
-    /// Prepares one update dispatch for the stacked W0 and one for the stacked W1.
-    fn updates(&self) -> Vec<Dispatch> {
+    /// Prepares one update dispatch for the stacked W0 and one for the stacked W1, which
+    /// measure the rounding of the update when `measured` is set.
+    fn updates(&self, measured: bool) -> Vec<Dispatch> {
         let (k, h, d, _) = self.dims();
         let b = self.buffers;
         let optimizer = &self.problem.settings.optimizer;
         [
-            (&b.w0, &b.dw0, &b.v0, &b.m0, h * d),
-            (&b.w1, &b.dw1, &b.v1, &b.m1, CLASSES_U32 * h),
+            (&b.w0, &b.dw0, &b.v0, &b.m0, &b.measure_w0, h * d),
+            (&b.w1, &b.dw1, &b.v1, &b.m1, &b.measure_w1, CLASSES_U32 * h),
         ]
         .into_iter()
-        .map(|(w, g, v, m, block)| {
+        .map(|(w, g, v, m, partial, block)| {
             let count = (k * block) as usize;
-            let params = UpdateParams::new(optimizer, count, block as usize);
-            self.kernels.update.dispatch(
-                self.device(),
-                &[
-                    &uniform_buffer(self.device(), &params),
-                    w,
-                    g,
-                    v,
-                    m,
-                    &b.cells,
-                    &b.state,
-                    &b.non_finite,
-                    &b.schedule,
-                ],
-                element_groups(count),
-            )
+            let parts = measure_parts(block);
+            let params = UpdateParams::new(optimizer, count, block as usize, parts);
+            let uniform = uniform_buffer(self.device(), &params);
+            let mut buffers = vec![
+                &uniform,
+                w,
+                g,
+                v,
+                m,
+                &b.cells,
+                &b.state,
+                &b.non_finite,
+                &b.schedule,
+            ];
+            if measured {
+                buffers.push(partial);
+                let kernel = &self.kernels.update_measured;
+                kernel.dispatch(self.device(), &buffers, [parts, k, 1])
+            } else {
+                let kernel = &self.kernels.update;
+                kernel.dispatch(self.device(), &buffers, element_groups(count))
+            }
         })
         .collect()
+    }
+
+    /// Adds each cell's lost-update partial sums and keeps the largest fraction.
+    fn finish_measure(&self) -> Dispatch {
+        let (k, h, d, _) = self.dims();
+        let b = self.buffers;
+        let params = MeasureParams {
+            cells: k,
+            parts_w0: measure_parts(h * d),
+            parts_w1: measure_parts(CLASSES_U32 * h),
+            pad: 0,
+        };
+        self.kernels.finish_measure.dispatch(
+            self.device(),
+            &[
+                &b.measure_w0,
+                &b.measure_w1,
+                &b.state,
+                &uniform_buffer(self.device(), &params),
+            ],
+            [k.div_ceil(GROUP), 1, 1],
+        )
+    }
+
+    /// Writes W1 = W1_0 + delta W1 for every cell, for the offset formulation.
+    fn total_w1(&self) -> Dispatch {
+        let (k, h, ..) = self.dims();
+        let b = self.buffers;
+        let block = CLASSES_U32 * h;
+        let count = (k * block) as usize;
+        let params = UpdateParams::new(&self.problem.settings.optimizer, count, block as usize, 1);
+        self.kernels.total_from_start.dispatch(
+            self.device(),
+            &[
+                &uniform_buffer(self.device(), &params),
+                &b.w1,
+                &b.w1_init,
+                &b.w1_total,
+            ],
+            element_groups(count),
+        )
     }
 
     fn distances(&self) -> Vec<Dispatch> {
         let (k, h, d, _) = self.dims();
         let b = self.buffers;
+        // The offset formulation stores delta already, so its distance is from zero.
+        let (w0_start, w1_start) = if self.offset {
+            (&b.zeros_w0, &b.zeros_w1)
+        } else {
+            (&b.w0_init, &b.w1_init)
+        };
         [
-            (&b.w0, &b.w0_init, &b.distance_w0, h * d),
-            (&b.w1, &b.w1_init, &b.distance_w1, CLASSES_U32 * h),
+            (&b.w0, w0_start, &b.distance_w0, h * d),
+            (&b.w1, w1_start, &b.distance_w1, CLASSES_U32 * h),
         ]
         .into_iter()
         .map(|(w, w_init, partial, block)| {

@@ -1,4 +1,5 @@
-//! `GpuEngine`: trains a batch of cells in float32 on the GPU.
+//! `GpuEngine`: trains a batch of cells in float32 on the GPU, in the plain or the offset
+//! formulation.
 
 use log::{debug, info, warn};
 
@@ -6,8 +7,10 @@ use super::batch::{Batch, chunk_count, rows_per_chunk};
 use super::device::{GpuDevice, GpuError};
 use super::kernels::{Kernels, MatmulConfig, read_buffer};
 use super::layout::CellState;
+use super::offset::StartLayer;
 use crate::engine::{
-    CellOutcome, CellSpec, Engine, EngineError, EngineEvent, Precision, Problem, validate_batch,
+    CellOutcome, CellSpec, Engine, EngineError, EngineEvent, Precision, Problem, measured_step,
+    validate_batch,
 };
 use crate::model::CLASSES;
 
@@ -15,10 +18,16 @@ use crate::model::CLASSES;
 /// training early once every cell has diverged.
 const STEPS_PER_SUBMIT: u64 = 32;
 
+/// Unit roundoff of float32, 2^-24, which scales the `cancellation` estimate.
+const UNIT_ROUNDOFF: f64 = 1.0 / 16_777_216.0;
+
 /// The float32 GPU engine.
 ///
-/// f(theta_0) is computed on the GPU with the same kernels as f(theta_t), so F = alpha
-/// (f - f0) is exactly zero at step 0, as in the float64 engine.
+/// In the plain formulation (`Precision::F32`), f(theta_0) is computed on the GPU with the
+/// same kernels as f(theta_t), so F = alpha (f - f0) is exactly zero at step 0, as in the
+/// float64 engine. In the offset formulation (`Precision::Offset`) the GPU stores and
+/// updates delta = theta - theta_0 and computes f - f_0 from the hidden layer at theta_0,
+/// which the host computes once in float64.
 pub struct GpuEngine {
     gpu: GpuDevice,
     kernels: Kernels,
@@ -73,13 +82,14 @@ impl GpuEngine {
         problem: Problem<'_>,
         cells: &[CellSpec],
         first_index: usize,
+        start: Option<&StartLayer>,
         on_event: &mut dyn FnMut(EngineEvent<'_>),
     ) -> Result<Vec<CellOutcome>, GpuError> {
         let steps = problem.settings.steps;
         let samples = problem.data.n_train().max(problem.data.n_test());
         let width = cells.len() * problem.init.hidden;
         let rows = rows_per_chunk(&self.gpu, width, problem.data.d, samples).min(self.max_rows);
-        let batch = Batch::upload(&self.gpu, &self.kernels, problem, cells, rows)?;
+        let batch = Batch::upload(&self.gpu, &self.kernels, problem, cells, rows, start)?;
         debug!(
             "gpu: {} cells, {} training chunks and {} test chunks of up to {rows} samples",
             cells.len(),
@@ -98,7 +108,7 @@ impl GpuEngine {
             self.submit("training", |encoder| {
                 let mut pass = encoder.begin_compute_pass(&Default::default());
                 for t in start..end {
-                    batch.record_step(&mut pass, t == steps);
+                    batch.record_step(&mut pass, t == steps, measured_step(t, steps));
                 }
             })?;
             states = read_buffer(&self.gpu, &batch.state, "the cell states")?;
@@ -162,6 +172,14 @@ impl GpuEngine {
         let test_correct: Vec<u32> =
             read_buffer(gpu, &batch.test_correct, "the test accuracy counts")?;
         let losses: Vec<f32> = read_buffer(gpu, &batch.losses, "the recorded losses")?;
+        let loss_changes: Vec<f32> =
+            read_buffer(gpu, &batch.loss_changes, "the recorded loss changes")?;
+        let output_changes: Vec<f32> = if problem.settings.record_losses {
+            read_buffer(gpu, &batch.output_changes, "the output changes")?
+        } else {
+            Vec::new()
+        };
+        let per_cell = problem.data.n_train() * CLASSES;
         let distance_w0 = read_distances(gpu, &batch.distance_w0, k)?;
         let distance_w1 = read_distances(gpu, &batch.distance_w1, k)?;
         let norm_w0 = norm_f32(&problem.init.w0);
@@ -178,14 +196,19 @@ impl GpuEngine {
                     Some(step) if non_finite[cell] != 0 => step,
                     Some(step) => step + 1,
                 };
-                let losses = if problem.settings.record_losses {
-                    (0..recorded as usize)
-                        .map(|t| f64::from(losses[t * k + cell]))
-                        .collect()
-                } else {
-                    Vec::new()
+                let recorded_values = |values: &[f32]| -> Vec<f64> {
+                    if problem.settings.record_losses {
+                        (0..recorded as usize)
+                            .map(|t| f64::from(values[t * k + cell]))
+                            .collect()
+                    } else {
+                        Vec::new()
+                    }
                 };
+                let losses = recorded_values(&losses);
+                let loss_changes = recorded_values(&loss_changes);
                 let final_loss = f64::from(state.last_loss);
+                let lost_update = state.lost_update();
                 match state.diverged() {
                     Some(step) => CellOutcome {
                         steps_run: step,
@@ -197,9 +220,9 @@ impl GpuEngine {
                         rel_change_w0: f64::NAN,
                         rel_change_w1: f64::NAN,
                         losses,
-                        loss_changes: Vec::new(),
+                        loss_changes,
                         output_changes: Vec::new(),
-                        lost_update: f64::NAN,
+                        lost_update,
                         cancellation: f64::NAN,
                     },
                     None => CellOutcome {
@@ -213,12 +236,17 @@ impl GpuEngine {
                         rel_change_w0: distance_w0[cell].sqrt() / norm_w0,
                         rel_change_w1: distance_w1[cell].sqrt() / norm_w1,
                         losses,
-                        loss_changes: Vec::new(),
-                        output_changes: Vec::new(),
-                        // NOTE: the GPU engine does not measure rounding yet, so its cells
-                        // are written with an empty trust column.
-                        lost_update: f64::NAN,
-                        cancellation: f64::NAN,
+                        loss_changes,
+                        output_changes: output_changes
+                            .get(cell * per_cell..(cell + 1) * per_cell)
+                            .map(|values| values.iter().map(|&v| f64::from(v)).collect())
+                            .unwrap_or_default(),
+                        lost_update,
+                        // NOTE: the squared norms are float32 sums, so an output change
+                        // below about 1e-19 per element underflows to a zero norm: an
+                        // infinite (untrusted) estimate in f32, NaN in offset.
+                        cancellation: UNIT_ROUNDOFF
+                            * (f64::from(state.output_sq) / f64::from(state.change_sq)).sqrt(),
                     },
                 }
             })
@@ -284,14 +312,13 @@ impl Engine for GpuEngine {
     fn precision(&self, mode: Precision) -> Result<&'static str, EngineError> {
         match mode {
             Precision::F32 => Ok("float32"),
-            Precision::F64 | Precision::Offset | Precision::Df64 => {
-                Err(EngineError::UnsupportedPrecision {
-                    engine: "gpu",
-                    precision: mode,
-                    hint: "the GPU engine computes in f32 here: use --precision f32, or \
-                           --backend cpu for f64 and offset",
-                })
-            }
+            Precision::Offset => Ok("offset-float32"),
+            Precision::F64 | Precision::Df64 => Err(EngineError::UnsupportedPrecision {
+                engine: "gpu",
+                precision: mode,
+                hint: "the GPU engine computes in f32 and offset here: use --precision f32 or \
+                       offset, or --backend cpu for f64",
+            }),
         }
     }
 
@@ -320,10 +347,19 @@ impl Engine for GpuEngine {
                 cells.len()
             );
         }
+        // Every pass starts from the same hidden layer at theta_0.
+        let start =
+            (problem.settings.precision == Precision::Offset).then(|| StartLayer::compute(problem));
         let mut outcomes = Vec::with_capacity(cells.len());
         for (group, group_cells) in cells.chunks(per_pass).enumerate() {
             let first_index = group * per_pass;
-            outcomes.extend(self.train_pass(problem, group_cells, first_index, on_event)?);
+            outcomes.extend(self.train_pass(
+                problem,
+                group_cells,
+                first_index,
+                start.as_ref(),
+                on_event,
+            )?);
         }
         Ok(outcomes)
     }

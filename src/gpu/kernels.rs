@@ -259,13 +259,18 @@ impl MatmulShape {
 pub(crate) struct Kernels {
     pub matmul: MatmulKernel,
     pub activate: Kernel,
+    pub activate_offset: Kernel,
     pub apply_derivative: Kernel,
     pub loss_rows: Kernel,
     pub finish_loss: Kernel,
     pub update: Kernel,
+    pub update_measured: Kernel,
+    pub finish_measure: Kernel,
+    pub total_from_start: Kernel,
     pub advance_step: Kernel,
     pub store_signs: Kernel,
     pub count_same_sign: Kernel,
+    pub count_same_sign_offset: Kernel,
     pub count_correct: Kernel,
     pub squared_distance: Kernel,
 }
@@ -277,8 +282,8 @@ impl Kernels {
         gpu.checked("compiling the compute shaders", || {
             let matmul = device.create_shader_module(MATMUL_SOURCE);
             let activation =
-                device.create_shader_module(wgpu::include_wgsl!("../../shaders/activation.wgsl"));
-            let loss = device.create_shader_module(wgpu::include_wgsl!("../../shaders/loss.wgsl"));
+                device.create_shader_module(wgsl("activation.wgsl", ACTIVATION_SOURCE));
+            let loss = device.create_shader_module(wgsl("loss.wgsl", LOSS_SOURCE));
             let update =
                 device.create_shader_module(wgpu::include_wgsl!("../../shaders/update.wgsl"));
             let metrics =
@@ -292,6 +297,20 @@ impl Kernels {
                     &activation,
                     "activate",
                     &[(0, Uniform), (1, Read), (2, ReadWrite), (3, ReadWrite)],
+                ),
+                activate_offset: kernel(
+                    &activation,
+                    "activate_offset",
+                    &[
+                        (0, Uniform),
+                        (1, Read),
+                        (2, ReadWrite),
+                        (3, ReadWrite),
+                        (6, ReadWrite),
+                        (7, Read),
+                        (8, Read),
+                        (9, Read),
+                    ],
                 ),
                 apply_derivative: kernel(
                     &activation,
@@ -310,6 +329,7 @@ impl Kernels {
                         (5, ReadWrite),
                         (6, ReadWrite),
                         (7, ReadWrite),
+                        (13, ReadWrite),
                     ],
                 ),
                 finish_loss: kernel(
@@ -324,6 +344,7 @@ impl Kernels {
                         (9, ReadWrite),
                         (10, ReadWrite),
                         (11, Read),
+                        (12, ReadWrite),
                     ],
                 ),
                 update: kernel(
@@ -341,6 +362,32 @@ impl Kernels {
                         (8, Read),
                     ],
                 ),
+                update_measured: kernel(
+                    &update,
+                    "update_measured",
+                    &[
+                        (0, Uniform),
+                        (1, ReadWrite),
+                        (2, Read),
+                        (3, ReadWrite),
+                        (4, ReadWrite),
+                        (5, Read),
+                        (6, Read),
+                        (7, ReadWrite),
+                        (8, Read),
+                        (12, ReadWrite),
+                    ],
+                ),
+                finish_measure: kernel(
+                    &update,
+                    "finish_measure",
+                    &[(13, Read), (14, Read), (15, ReadWrite), (16, Uniform)],
+                ),
+                total_from_start: kernel(
+                    &update,
+                    "total_from_start",
+                    &[(0, Uniform), (1, ReadWrite), (10, Read), (11, ReadWrite)],
+                ),
                 advance_step: kernel(&update, "advance_step", &[(9, ReadWrite)]),
                 store_signs: kernel(
                     &metrics,
@@ -351,6 +398,11 @@ impl Kernels {
                     &metrics,
                     "count_same_sign",
                     &[(0, Uniform), (1, Read), (3, Read), (4, ReadWrite)],
+                ),
+                count_same_sign_offset: kernel(
+                    &metrics,
+                    "count_same_sign_offset",
+                    &[(0, Uniform), (1, Read), (4, ReadWrite), (12, Read)],
                 ),
                 count_correct: kernel(
                     &metrics,
@@ -375,6 +427,29 @@ impl Kernels {
 
 const MATMUL_SOURCE: wgpu::ShaderModuleDescriptor<'static> =
     wgpu::include_wgsl!("../../shaders/matmul.wgsl");
+
+/// activation.wgsl after functions.wgsl, whose functions it calls.
+pub(crate) const ACTIVATION_SOURCE: &str = concat!(
+    include_str!("../../shaders/functions.wgsl"),
+    include_str!("../../shaders/activation.wgsl")
+);
+
+/// loss.wgsl after functions.wgsl, whose functions it calls.
+const LOSS_SOURCE: &str = concat!(
+    include_str!("../../shaders/functions.wgsl"),
+    include_str!("../../shaders/loss.wgsl")
+);
+
+/// Describes a WGSL module built from `source`.
+pub(crate) fn wgsl(
+    label: &'static str,
+    source: &'static str,
+) -> wgpu::ShaderModuleDescriptor<'static> {
+    wgpu::ShaderModuleDescriptor {
+        label: Some(label),
+        source: wgpu::ShaderSource::Wgsl(source.into()),
+    }
+}
 
 /// The matrix-product pipeline for one register block and workgroup shape.
 #[derive(Clone)]

@@ -56,6 +56,13 @@ pub(crate) struct CellState {
     pub last_loss: f32,
     pub diverged_step: u32,
     pub train_correct: u32,
+    /// Magnitude of the updates lost to rounding, summed over the measured steps.
+    pub lost_sum: f32,
+    /// Squared norms of f as formed and of f - f0 on the training set at the last loss.
+    pub output_sq: f32,
+    pub change_sq: f32,
+    /// Magnitude of the intended updates, summed over the measured steps.
+    pub intended_sum: f32,
 }
 
 impl CellState {
@@ -65,6 +72,20 @@ impl CellState {
             last_loss: f32::NAN,
             diverged_step: NOT_DIVERGED,
             train_correct: 0,
+            lost_sum: 0.0,
+            output_sq: f32::NAN,
+            change_sq: f32::NAN,
+            intended_sum: 0.0,
+        }
+    }
+
+    /// Returns the fraction of the measured updates that rounding lost, 0 when no update
+    /// was measured.
+    pub(crate) fn lost_update(&self) -> f64 {
+        if self.intended_sum > 0.0 {
+            f64::from(self.lost_sum) / f64::from(self.intended_sum)
+        } else {
+            0.0
         }
     }
 
@@ -79,7 +100,9 @@ impl CellState {
 pub(crate) struct ActivationParams {
     pub count: u32,
     pub a: f32,
-    pub pad: [u32; 2],
+    pub hidden: u32,
+    /// Values per row of zhat: cells x hidden.
+    pub width: u32,
 }
 
 /// `Params` in loss.wgsl.
@@ -110,12 +133,20 @@ pub(crate) struct UpdateParams {
     beta2: f32,
     keep_beta2: f32,
     eps: f32,
-    pad1: u32,
+    one: f32,
+    parts: u32,
+    pad1: [u32; 3],
 }
 
 impl UpdateParams {
     /// Forms 1 - rho, 1 - beta1 and 1 - beta2 in float64 before rounding to float32.
-    pub(crate) fn new(settings: &OptimizerSettings, count: usize, block: usize) -> Self {
+    /// `parts` is the number of workgroups per cell of the measured update.
+    pub(crate) fn new(
+        settings: &OptimizerSettings,
+        count: usize,
+        block: usize,
+        parts: u32,
+    ) -> Self {
         Self {
             count: count as u32,
             block: block as u32,
@@ -128,9 +159,21 @@ impl UpdateParams {
             beta2: settings.adam_beta2 as f32,
             keep_beta2: (1.0 - settings.adam_beta2) as f32,
             eps: settings.eps as f32,
-            pad1: 0,
+            one: 1.0,
+            parts,
+            pad1: [0; 3],
         }
     }
+}
+
+/// `MeasureParams` in update.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+pub(crate) struct MeasureParams {
+    pub cells: u32,
+    pub parts_w0: u32,
+    pub parts_w1: u32,
+    pub pad: u32,
 }
 
 /// `Params` in metrics.wgsl.

@@ -1,0 +1,606 @@
+//! The rounding measures and the offset formulation of the float32 GPU engine, against
+//! the float64 CPU engine and against float64 evaluations of its float32 functions.
+//!
+//! Every test prints a message and returns early when no GPU adapter exists, so the suite
+//! passes on machines without a Vulkan driver.
+
+mod common;
+
+use std::time::Instant;
+
+use common::Fixture;
+
+use lazysweep::cpu::CpuEngine;
+use lazysweep::engine::{
+    CellOutcome, CellSpec, Engine, Precision, Problem, TRUST_LIMIT, TrainSettings, is_trusted,
+};
+use lazysweep::gpu::{GpuDevice, GpuEngine, GpuFunctions};
+use lazysweep::model::activation::{BETA, logistic};
+use lazysweep::model::loss::soft_hinge_change;
+use lazysweep::model::{Activation, ActivationNorm};
+use lazysweep::optim::OptimizerKind::{self, *};
+
+/// Unit roundoff of float32.
+const UNIT: f64 = 1.0 / 16_777_216.0;
+
+/// 100 training and 200 test samples, d = 20, hidden = 24, so that one training sample
+/// is one percentage point of accuracy.
+fn fixture(steps: u64) -> Fixture {
+    Fixture::new(100, 200, 20, 24, 31, steps)
+}
+
+fn open_engine() -> Option<GpuEngine> {
+    match GpuEngine::new() {
+        Ok(engine) => Some(engine),
+        Err(err) => {
+            eprintln!("skipping GPU test: {err}");
+            None
+        }
+    }
+}
+
+fn cell(optimizer: OptimizerKind, alpha: f64, eta: f64) -> CellSpec {
+    CellSpec {
+        optimizer,
+        alpha,
+        eta,
+    }
+}
+
+fn describe(cell: &CellSpec) -> String {
+    format!(
+        "{} alpha {:e} eta {:e}",
+        cell.optimizer, cell.alpha, cell.eta
+    )
+}
+
+fn relative(a: f64, b: f64) -> f64 {
+    (a - b).abs() / b.abs()
+}
+
+/// Trains `cells` with `engine` in `precision` on the fixture's problem.
+fn train(
+    engine: &mut dyn Engine,
+    fixture: &Fixture,
+    precision: Precision,
+    cells: &[CellSpec],
+) -> Vec<CellOutcome> {
+    let settings = TrainSettings {
+        precision,
+        ..fixture.settings.clone()
+    };
+    let problem = Problem {
+        settings: &settings,
+        ..fixture.problem()
+    };
+    engine.train(problem, cells, &mut |_| {}).unwrap()
+}
+
+/// Relative tolerance on each recorded loss of an offset cell with output scale `alpha`.
+///
+/// The GPU rounds inputs and parameters to float32 (u = 2^-24) and sums products of 20 to
+/// 100 terms and a loss of 1000 terms, so one evaluation agrees to about 1e-6; the base
+/// 1e-4 leaves room for thirty steps to compound that through RMSProp's and Adam's
+/// divisions by sqrt(v). F = alpha (f - f0) is formed from f - f0 directly, so its
+/// absolute error is about alpha u |f - f0| times a growth factor (64 here), where
+/// |f - f0| is about |F| / alpha, below 1 at the large alphas where the term matters. Where
+/// F y has passed 1 the soft hinge's relative error is beta_l = 20 times F's absolute
+/// error.
+fn loss_tolerance(alpha: f64) -> f64 {
+    1e-4 + 20.0 * alpha * UNIT * 64.0
+}
+
+#[test]
+fn offset_matches_cpu_offset() {
+    let Some(mut gpu) = open_engine() else { return };
+    let fixture = fixture(30);
+    // Small learning rates keep every cell well-conditioned. RMSProp's first steps are
+    // about eta sign(G), so at large eta a gradient entry near zero takes the sign of its
+    // rounding error and the float32 and float64 trajectories separate. Plain RMSProp's
+    // step stays about eta whatever alpha is, so F = alpha (f - f0) moves by about
+    // alpha eta per step: at alpha = 100 and eta = 1e-3 even the two float64 formulations
+    // differed by 6e-8 on this fixture, against 1e-14 at eta = 1e-5.
+    let mut cells = Vec::new();
+    for optimizer in OptimizerKind::ALL {
+        for alpha in [1e-2, 1e-1, 1.0, 1e1, 1e2] {
+            let eta = match optimizer {
+                Gd => 0.1,
+                Rmsprop => 1e-5,
+                _ => 1e-3,
+            };
+            cells.push(cell(optimizer, alpha, eta));
+        }
+    }
+    let expected = train(&mut CpuEngine::new(), &fixture, Precision::Offset, &cells);
+    let actual = train(&mut gpu, &fixture, Precision::Offset, &cells);
+
+    let mut worst = 0.0f64;
+    for ((cell, cpu), gpu) in cells.iter().zip(&expected).zip(&actual) {
+        let label = describe(cell);
+        assert_eq!(cpu.diverged_step, None, "{label}: diverged on the CPU");
+        assert_eq!(gpu.diverged_step, None, "{label}: diverged on the GPU only");
+        assert_eq!(
+            gpu.losses.len(),
+            cpu.losses.len(),
+            "{label}: recorded losses"
+        );
+        let tolerance = loss_tolerance(cell.alpha);
+        let mut worst_cell = 0.0f64;
+        for (t, (&g, &c)) in gpu.losses.iter().zip(&cpu.losses).enumerate() {
+            let error = relative(g, c);
+            worst_cell = worst_cell.max(error);
+            assert!(
+                error <= tolerance,
+                "{label}: loss at step {t} is {g} on the GPU, {c} on the CPU"
+            );
+        }
+        worst = worst.max(worst_cell);
+        eprintln!("{label}: largest relative loss difference {worst_cell:e}");
+        // One sample of 100 or 200 is at most one percentage point.
+        assert!(
+            (gpu.train_acc - cpu.train_acc).abs() <= 0.01 + 1e-12,
+            "{label}: train accuracy {} vs {}",
+            gpu.train_acc,
+            cpu.train_acc
+        );
+        assert!(
+            (gpu.test_acc - cpu.test_acc).abs() <= 0.01 + 1e-12,
+            "{label}: test accuracy {} vs {}",
+            gpu.test_acc,
+            cpu.test_acc
+        );
+        assert!(
+            (gpu.sign_consistency - cpu.sign_consistency).abs() <= 1e-3,
+            "{label}: sign consistency {} vs {}",
+            gpu.sign_consistency,
+            cpu.sign_consistency
+        );
+        for (name, g, c) in [
+            ("W0", gpu.rel_change_w0, cpu.rel_change_w0),
+            ("W1", gpu.rel_change_w1, cpu.rel_change_w1),
+        ] {
+            assert!(
+                relative(g, c) <= 1e-3,
+                "{label}: relative change of {name} {g} vs {c}"
+            );
+        }
+        assert_eq!(
+            is_trusted(gpu.lost_update, gpu.cancellation),
+            Some(true),
+            "{label}: lost update {}, cancellation {}",
+            gpu.lost_update,
+            gpu.cancellation
+        );
+        assert_eq!(gpu.cancellation, UNIT, "{label}: offset cancellation");
+    }
+    eprintln!("largest relative loss difference: {worst:e}");
+}
+
+#[test]
+fn offset_chunked_batch_matches_whole() {
+    let Some(mut whole) = open_engine() else {
+        return;
+    };
+    let Some(mut chunked) = open_engine() else {
+        return;
+    };
+    // 100 training and 200 test samples in chunks of 17 (the last one short), so each
+    // chunk reads its own rows of the hidden layer at theta_0, and 5 cells in passes of 2.
+    chunked.limit_batch(17, 2);
+    let fixture = fixture(12);
+    let cells: Vec<CellSpec> = OptimizerKind::ALL
+        .iter()
+        .map(|&optimizer| cell(optimizer, 10.0, 1e-3))
+        .collect();
+    let expected = train(&mut whole, &fixture, Precision::Offset, &cells);
+    let actual = train(&mut chunked, &fixture, Precision::Offset, &cells);
+
+    for ((cell, a), b) in cells.iter().zip(&expected).zip(&actual) {
+        let label = describe(cell);
+        assert_eq!(a.diverged_step, None, "{label}: diverged");
+        assert_eq!(b.diverged_step, None, "{label}: diverged in chunks");
+        assert_eq!(a.losses.len(), b.losses.len(), "{label}: recorded losses");
+        // Chunks add the gradient in a different order, so only rounding may differ.
+        for (t, (&x, &y)) in a.losses.iter().zip(&b.losses).enumerate() {
+            assert!(
+                relative(y, x) <= loss_tolerance(cell.alpha),
+                "{label}: loss at step {t}: {x} vs {y}"
+            );
+        }
+        for (t, (&x, &y)) in a
+            .loss_changes
+            .iter()
+            .zip(&b.loss_changes)
+            .enumerate()
+            .skip(1)
+        {
+            assert!(relative(y, x) <= 1e-4, "{label}: L_{t} - L_0: {x} vs {y}");
+        }
+        assert!(
+            (a.test_acc - b.test_acc).abs() <= 0.01 + 1e-12,
+            "{label}: test accuracy {} vs {}",
+            a.test_acc,
+            b.test_acc
+        );
+        assert!(
+            (a.sign_consistency - b.sign_consistency).abs() <= 1e-3,
+            "{label}: sign consistency {} vs {}",
+            a.sign_consistency,
+            b.sign_consistency
+        );
+        assert!(
+            relative(b.rel_change_w0, a.rel_change_w0) <= 1e-3,
+            "{label}: relative change of W0 {} vs {}",
+            b.rel_change_w0,
+            a.rel_change_w0
+        );
+    }
+}
+
+/// Cells whose updates are at most 1e-10 of theta_0, far below float32's resolution of
+/// 6e-8. The loss is scaled by alpha^-2, so G is about 1 / alpha. GD's update eta G is
+/// then about 1e-10 at alpha 1e4 and eta 1e-6. The modified rules fold alpha into v, so
+/// their updates are about eta / alpha. Plain RMSProp is not among them, because its
+/// update stays near eta whatever alpha is (or eta G / eps once sqrt(v) falls below eps).
+fn corner_cells() -> Vec<CellSpec> {
+    vec![
+        cell(Gd, 1e4, 1e-6),
+        cell(ModifiedRmsprop, 1e8, 1e-3),
+        cell(ModifiedAdam, 1e8, 1e-3),
+    ]
+}
+
+#[test]
+fn corner_float32_untrusted_offset_tracks_cpu() {
+    let Some(mut gpu) = open_engine() else { return };
+    let fixture = fixture(20);
+    let cells = corner_cells();
+    let expected = train(&mut CpuEngine::new(), &fixture, Precision::Offset, &cells);
+    let plain = train(&mut gpu, &fixture, Precision::F32, &cells);
+    let offset = train(&mut gpu, &fixture, Precision::Offset, &cells);
+
+    for (((cell, cpu), plain), offset) in cells.iter().zip(&expected).zip(&plain).zip(&offset) {
+        let label = describe(cell);
+        eprintln!(
+            "{label}: float32 lost update {:e}, cancellation {:e}; offset lost update {:e}",
+            plain.lost_update, plain.cancellation, offset.lost_update
+        );
+        assert_eq!(
+            is_trusted(plain.lost_update, plain.cancellation),
+            Some(false),
+            "{label}: plain float32 is trusted"
+        );
+        assert_eq!(
+            is_trusted(offset.lost_update, offset.cancellation),
+            Some(true),
+            "{label}: offset float32 is not trusted"
+        );
+        assert_eq!(
+            offset.loss_changes.len(),
+            cpu.loss_changes.len(),
+            "{label}: recorded changes"
+        );
+        let mut worst = 0.0f64;
+        for (t, (&g, &c)) in offset
+            .loss_changes
+            .iter()
+            .zip(&cpu.loss_changes)
+            .enumerate()
+            .skip(1)
+        {
+            let error = relative(g, c);
+            worst = worst.max(error);
+            // Both engines compute L_t - L_0 from f - f_0 without cancellation, so the
+            // float32 one carries only float32 rounding of a well-conditioned sum.
+            assert!(
+                error <= 1e-4,
+                "{label}: L_{t} - L_0 is {g} on the GPU, {c} on the CPU"
+            );
+        }
+        eprintln!("{label}: largest relative loss-change difference {worst:e}");
+
+        // The final output changes f(theta_T) - f(theta_0) agree to float32 rounding of
+        // the change itself, as the loss changes do.
+        assert_eq!(offset.output_changes.len(), cpu.output_changes.len(), "{label}: outputs");
+        assert!(!cpu.output_changes.is_empty(), "{label}: no output changes recorded");
+        let difference: f64 =
+            offset.output_changes.iter().zip(&cpu.output_changes).map(|(g, c)| (g - c) * (g - c)).sum();
+        let norm: f64 = cpu.output_changes.iter().map(|c| c * c).sum();
+        let output_error = (difference / norm).sqrt();
+        assert!(output_error <= 1e-4, "{label}: output change error {output_error:e}");
+    }
+}
+
+#[test]
+fn float32_measures_on_well_conditioned_cell() {
+    let Some(mut gpu) = open_engine() else { return };
+    let fixture = fixture(30);
+    let cells = [cell(Gd, 1.0, 0.5), cell(ModifiedAdam, 1e-1, 1e-2)];
+    let expected = train(&mut CpuEngine::new(), &fixture, Precision::F64, &cells);
+    let actual = train(&mut gpu, &fixture, Precision::F32, &cells);
+
+    for ((cell, cpu), gpu) in cells.iter().zip(&expected).zip(&actual) {
+        let label = describe(cell);
+        eprintln!(
+            "{label}: lost update {:e}, cancellation {:e}",
+            gpu.lost_update, gpu.cancellation
+        );
+        // Rounding old - u to float32 loses some of every update, so a zero here means the
+        // measure was optimized away.
+        assert!(
+            gpu.lost_update > 0.0,
+            "{label}: lost update {}",
+            gpu.lost_update
+        );
+        assert!(
+            gpu.lost_update <= TRUST_LIMIT,
+            "{label}: lost update {}",
+            gpu.lost_update
+        );
+        // u ||f|| / ||f - f0|| is at least u times a ratio of norms of order one here.
+        assert!(
+            gpu.cancellation > 0.0 && gpu.cancellation <= TRUST_LIMIT,
+            "{label}: cancellation {}",
+            gpu.cancellation
+        );
+        assert_eq!(
+            is_trusted(gpu.lost_update, gpu.cancellation),
+            Some(true),
+            "{label}"
+        );
+        assert_eq!(
+            gpu.loss_changes.len(),
+            cpu.loss_changes.len(),
+            "{label}: recorded changes"
+        );
+        assert_eq!(gpu.loss_changes[0], 0.0, "{label}: L_0 - L_0");
+        for (t, ((&g, &c), &loss)) in gpu
+            .loss_changes
+            .iter()
+            .zip(&cpu.loss_changes)
+            .zip(&cpu.losses)
+            .enumerate()
+            .skip(1)
+        {
+            // The plain float32 change is formed from f - f0, whose relative error is the
+            // cancellation estimate, on top of the 1e-4 that the losses themselves allow;
+            // against L_t both are relative to the loss.
+            let bound = 1e-4 * loss.abs() + 64.0 * gpu.cancellation * c.abs();
+            assert!(
+                (g - c).abs() <= bound,
+                "{label}: L_{t} - L_0 is {g} on the GPU, {c} on the CPU"
+            );
+        }
+    }
+}
+
+fn open_device() -> Option<GpuDevice> {
+    match GpuDevice::new() {
+        Ok(gpu) => Some(gpu),
+        Err(err) => {
+            eprintln!("skipping GPU test: {err}");
+            None
+        }
+    }
+}
+
+/// Returns `count` values spread over [low, high], with the ends included.
+fn spread(low: f64, high: f64, count: usize) -> Vec<f32> {
+    (0..count)
+        .map(|i| (low + (high - low) * i as f64 / (count - 1) as f64) as f32)
+        .collect()
+}
+
+#[test]
+fn expm1_and_log1p_match_float64() {
+    let Some(gpu) = open_device() else { return };
+    let functions = GpuFunctions::new(&gpu).unwrap();
+
+    // 1001 values, not a multiple of the 64-invocation workgroup, and tiny arguments.
+    let mut x = spread(-1.0, 1.0, 1001);
+    x.extend([1e-30, -1e-20, 3e-8, -2e-5, 0.0]);
+    let values = functions.expm1(&x).unwrap();
+    // Horner's rule with 11 coefficients errs by at most gamma_22 = 22 u times
+    // sum |c_k x^k| = expm1(|x|), which is at most 2.72 |expm1(x)| for |x| <= 1, plus u
+    // for the last product and 3.3e-9 of truncation (Higham, Accuracy and Stability of
+    // Numerical Algorithms, section 5.1): 61 u in all, rounded up to 64 u.
+    let mut worst = 0.0f64;
+    for (&x, &value) in x.iter().zip(&values) {
+        let exact = f64::from(x).exp_m1();
+        let error = if exact == 0.0 {
+            f64::from(value).abs()
+        } else {
+            relative(value.into(), exact)
+        };
+        worst = worst.max(error);
+        assert!(
+            error <= 64.0 * UNIT,
+            "expm1({x}) = {value}, float64 gives {exact}"
+        );
+    }
+    eprintln!("expm1: largest relative error {:.2} u", worst / UNIT);
+
+    let mut y = spread(-0.64, 1.72, 777);
+    y.extend([1e-30, -1e-20, 3e-8, -2e-5, 0.0]);
+    let values = functions.log1p(&y).unwrap();
+    // s = y / (2 + y) errs by 2 u and t = s^2 by 5 u; Horner's rule over positive terms
+    // adds gamma_20 and the rounded coefficients u, and 2 s q one more u. t's error moves
+    // q by under 0.1 of it, so the total is below 25 u, rounded up to 32 u.
+    let mut worst = 0.0f64;
+    for (&y, &value) in y.iter().zip(&values) {
+        let exact = f64::from(y).ln_1p();
+        let error = if exact == 0.0 {
+            f64::from(value).abs()
+        } else {
+            relative(value.into(), exact)
+        };
+        worst = worst.max(error);
+        assert!(
+            error <= 32.0 * UNIT,
+            "log1p({y}) = {value}, float64 gives {exact}"
+        );
+    }
+    eprintln!("log1p: largest relative error {:.2} u", worst / UNIT);
+}
+
+#[test]
+fn soft_hinge_change_matches_float64() {
+    let Some(gpu) = open_device() else { return };
+    let functions = GpuFunctions::new(&gpu).unwrap();
+    // Both branches: |20 F| <= 1 and above, for both targets; 2 x 333 values.
+    let mut outputs = spread(-0.3, 0.3, 333);
+    outputs.extend(spread(-2e-6, 2e-6, 333));
+    let targets: Vec<f32> = (0..outputs.len())
+        .map(|i| if i % 3 == 0 { 1.0 } else { -1.0 })
+        .collect();
+    let values = functions.soft_hinge_change(&outputs, &targets).unwrap();
+    let mut worst = 0.0f64;
+    for ((&output, &y), &value) in outputs.iter().zip(&targets).zip(&values) {
+        let exact = soft_hinge_change(output.into(), y.into());
+        // |20 F| <= 1: expm1 errs by 64 u, and log1p's condition number
+        // y / ((1 + y) ln(1 + y)) <= 1.72 on its range carries that into 110 u, plus
+        // log1p's own 32 u and the division: 150 u. Otherwise the change is a difference
+        // of two losses near 1 that softplus forms to a few u each, so its absolute error
+        // is a few u; 16 u is allowed.
+        let bound = if (20.0 * output).abs() <= 1.0 {
+            150.0 * UNIT * exact.abs()
+        } else {
+            16.0 * UNIT * (1.0 + exact.abs())
+        };
+        let error = (f64::from(value) - exact).abs();
+        worst = worst.max(error / exact.abs());
+        assert!(
+            error <= bound,
+            "change at F = {output}, y = {y}: {value}, float64 gives {exact}"
+        );
+    }
+    eprintln!(
+        "soft hinge change: largest relative error {:.2} u",
+        worst / UNIT
+    );
+}
+
+#[test]
+fn activation_change_matches_float64() {
+    let Some(gpu) = open_device() else { return };
+    let functions = GpuFunctions::new(&gpu).unwrap();
+    let activation = Activation::normalized(ActivationNorm::SecondMoment);
+    // 37 rows of 3 cells x 13 units: 1443 values, not a multiple of 64.
+    let (rows, cells, hidden) = (37, 3, 13);
+    let zhat0 = spread(-3.0, 3.0, rows * hidden);
+    let logistic0: Vec<f32> = zhat0
+        .iter()
+        .map(|&u| logistic(BETA * f64::from(u)) as f32)
+        .collect();
+    let z0: Vec<f32> = zhat0
+        .iter()
+        .map(|&u| activation.value(u.into()) as f32)
+        .collect();
+    // e spans tiny changes, |beta e| <= 1 and the plain difference beyond it.
+    let scales = [3e-9, 1e-4, 0.19, 1.5];
+    let e: Vec<f32> = (0..rows * cells * hidden)
+        .map(|i| {
+            let sign = if i % 2 == 0 { 1.0 } else { -1.0 };
+            let scale = scales[i % scales.len()];
+            (sign * scale * (1.0 + (i % 7) as f64 / 7.0)) as f32
+        })
+        .collect();
+    let result = functions
+        .activation_change(activation.a as f32, hidden, &zhat0, &logistic0, &z0, &e)
+        .unwrap();
+
+    let mut worst = 0.0f64;
+    for (i, &e) in e.iter().enumerate() {
+        let start = (i / (cells * hidden)) * hidden + i % hidden;
+        let (u0, s0, sigma0) = (
+            f64::from(zhat0[start]),
+            f64::from(logistic0[start]),
+            f64::from(z0[start]),
+        );
+        let e = f64::from(e);
+        let exact = activation.change(u0, s0, e);
+        let value = f64::from(result.change[i]);
+        // |beta e| <= 1: expm1 64 u, the product with s0 u, log1p's condition number
+        // at most 1.72 carries those into 112 u, log1p's own 32 u and the scaling by
+        // a / beta 2 u: 150 u of the change. Otherwise sigma(u0 + e) is formed in float32
+        // from exp, which errs by up to 3 + 2 |x| ulp at x = beta (u0 + e) (the WGSL
+        // bound), log1p (32 u) and a few roundings, and sigma(u0) was rounded once: an
+        // absolute error of (40 + 10 |u0 + e|) u times the two values.
+        let sigma = activation.value(u0 + e);
+        let bound = if (BETA * e).abs() <= 1.0 {
+            150.0 * UNIT * exact.abs()
+        } else {
+            (40.0 + 10.0 * (u0 + e).abs()) * UNIT * (sigma.abs() + sigma0.abs())
+        };
+        let error = (value - exact).abs();
+        worst = worst.max(error / exact.abs());
+        assert!(
+            error <= bound,
+            "change at u0 = {u0}, e = {e}: {value}, float64 gives {exact}"
+        );
+        // z = sigma(u0) + change adds one rounding of z to the change's error.
+        let z = f64::from(result.z[i]);
+        assert!(
+            (z - (sigma0 + exact)).abs() <= bound + UNIT * z.abs(),
+            "z at u0 = {u0}, e = {e}: {z}, float64 gives {}",
+            sigma0 + exact
+        );
+        // sigma' = a logistic(beta (u0 + e)): the sum, exp (3 + 2 |x| ulp), the
+        // division and the scaling by a.
+        let derivative = activation.derivative(u0 + e);
+        let dsigma = f64::from(result.dsigma[i]);
+        assert!(
+            relative(dsigma, derivative) <= (8.0 + 10.0 * (u0 + e).abs()) * UNIT,
+            "sigma' at u0 = {u0}, e = {e}: {dsigma}, float64 gives {derivative}"
+        );
+    }
+    eprintln!(
+        "activation change: largest relative error {:.2} u",
+        worst / UNIT
+    );
+}
+
+#[test]
+fn engine_names_offset_precision() {
+    let Some(gpu) = open_engine() else { return };
+    assert_eq!(gpu.precision(Precision::Offset).unwrap(), "offset-float32");
+    let err = gpu.precision(Precision::Df64).unwrap_err().to_string();
+    assert!(err.contains("--precision df64"), "{err}");
+}
+
+/// Prints the time per step of the plain and the offset formulation: 8 cells, n = 500,
+/// d = 784, hidden = 100. The difference between runs of 12 and 4 steps leaves out the
+/// upload, the hidden layer at theta_0 and the metrics.
+#[test]
+#[ignore = "timing: run with --ignored --nocapture"]
+fn offset_step_time() {
+    let Some(mut gpu) = open_engine() else { return };
+    let mut fixture = Fixture::new(500, 100, 784, 100, 41, 4);
+    fixture.settings.record_losses = false;
+    let cells: Vec<CellSpec> = OptimizerKind::ALL
+        .iter()
+        .cycle()
+        .take(8)
+        .map(|&optimizer| cell(optimizer, 1.0, 1e-3))
+        .collect();
+    for precision in [
+        Precision::F32,
+        Precision::Offset,
+        Precision::F32,
+        Precision::Offset,
+    ] {
+        let mut seconds = Vec::new();
+        for steps in [4, 12] {
+            fixture.settings.steps = steps;
+            let started = Instant::now();
+            train(&mut gpu, &fixture, precision, &cells);
+            seconds.push(started.elapsed().as_secs_f64());
+        }
+        eprintln!(
+            "{precision}: {:.3} s per step ({:.2} s for 4 steps, {:.2} s for 12)",
+            (seconds[1] - seconds[0]) / 8.0,
+            seconds[0],
+            seconds[1]
+        );
+    }
+}
