@@ -412,26 +412,67 @@ fn draw_title<DB: DrawingBackend>(
 /// Draws one line of text centred on `area`, `top` pixels below its top.
 ///
 /// A line wider than the area is drawn with a smaller font, down to
-/// [`MIN_TITLE_FONT_PX`]. A line that is still too wide runs past the figure edges.
+/// [`MIN_TITLE_FONT_PX`]. A line that is still too wide is split into two lines at a "; "
+/// when it has one, and otherwise runs past the figure edges.
 pub(super) fn draw_centred_line<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     text: &str,
     font_px: u32,
     top: i32,
 ) -> DrawResult<(), DB> {
-    let area_width = area.dim_in_pixel().0;
-    let available = f64::from(area_width.saturating_sub(2 * PLOT_MARGIN));
+    let available = f64::from(area.dim_in_pixel().0.saturating_sub(2 * PLOT_MARGIN));
+    let fitted_px = fitted_font_px(area, text, font_px, available)?;
+    // A line that does not fit even at the smallest font is split in two at the "; "
+    // nearest its middle, and both halves share one font size.
+    if fitted_px == MIN_TITLE_FONT_PX
+        && let Some((first, second)) = split_near_middle(text)
+    {
+        let first_px = fitted_font_px(area, first, font_px, available)?;
+        let second_px = fitted_font_px(area, second, font_px, available)?;
+        let px = first_px.min(second_px);
+        draw_line_at(area, first, px, top)?;
+        return draw_line_at(area, second, px, top + px as i32 + 2);
+    }
+    draw_line_at(area, text, fitted_px, top)
+}
+
+/// Returns `font_px`, or the smaller size at which `text` fits in `available` pixels, but
+/// not below [`MIN_TITLE_FONT_PX`].
+fn fitted_font_px<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    text: &str,
+    font_px: u32,
+    available: f64,
+) -> DrawResult<u32, DB> {
     let requested_style = TextStyle::from((FONT_FAMILY, font_px).into_font());
     let (width, _) = area.estimate_text_size(text, &requested_style)?;
-    let fitted_px = if f64::from(width) > available {
+    Ok(if f64::from(width) > available {
         let scaled = f64::from(font_px) * available / f64::from(width);
         (scaled.floor() as u32).max(MIN_TITLE_FONT_PX)
     } else {
         font_px
-    };
-    let style = TextStyle::from((FONT_FAMILY, fitted_px).into_font())
+    })
+}
+
+/// Splits `text` at the "; " nearest its middle, dropping the separator.
+fn split_near_middle(text: &str) -> Option<(&str, &str)> {
+    let middle = text.len() / 2;
+    let at = text
+        .match_indices("; ")
+        .map(|(index, _)| index)
+        .min_by_key(|&index| index.abs_diff(middle))?;
+    Some((&text[..at], &text[at + 2..]))
+}
+
+fn draw_line_at<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    text: &str,
+    font_px: u32,
+    top: i32,
+) -> DrawResult<(), DB> {
+    let style = TextStyle::from((FONT_FAMILY, font_px).into_font())
         .pos(Pos::new(HPos::Center, VPos::Top));
-    let centre_x = (area_width / 2) as i32;
+    let centre_x = (area.dim_in_pixel().0 / 2) as i32;
     area.draw_text(text, &style, (centre_x, top))?;
     Ok(())
 }
