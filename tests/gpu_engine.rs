@@ -8,7 +8,7 @@ mod common;
 use common::Fixture;
 
 use lazysweep::cpu::CpuEngine;
-use lazysweep::engine::{CellOutcome, CellSpec, Engine, Precision};
+use lazysweep::engine::{CellOutcome, CellSpec, Engine, EngineEvent, Precision};
 use lazysweep::gpu::GpuEngine;
 use lazysweep::optim::OptimizerKind::{self, *};
 
@@ -262,6 +262,42 @@ fn diverging_cell_is_isolated() {
             "{what}: diverged beside the diverging cell"
         );
         assert_same_outcome(beside, apart, &what);
+    }
+}
+
+#[test]
+fn diverged_cell_reported_before_pass_ends() {
+    let Some(mut gpu) = open_engine() else { return };
+    // 100 steps span several submissions of 32, and the cell diverges in the first.
+    let fixture = fixture(100);
+    let cells = [cell(Gd, 1.0, 1.0), cell(Gd, 1.0, 1e8)];
+
+    // Each event as (Step events seen so far, index of the finished cell).
+    let mut finished = Vec::new();
+    let mut steps_seen = 0;
+    let mut reported = Vec::new();
+    let outcomes = gpu
+        .train(fixture.gpu_problem(), &cells, &mut |event| match event {
+            EngineEvent::Step { .. } => steps_seen += 1,
+            EngineEvent::CellFinished { index, outcome } => {
+                finished.push((steps_seen, index));
+                reported.push((index, outcome.clone()));
+            }
+        })
+        .unwrap();
+
+    assert_eq!(finished.len(), 2, "each cell finishes once: {finished:?}");
+    let (diverged_at, diverged_index) = finished[0];
+    assert_eq!(diverged_index, 1, "the diverging cell is reported first: {finished:?}");
+    assert!(diverged_at < 100, "reported after {diverged_at} of 100 steps");
+    assert_eq!(finished[1], (100, 0), "the other cell finishes at the end");
+    // Debug text compares NaN metrics as equal, which PartialEq does not.
+    for (index, outcome) in &reported {
+        assert_eq!(
+            format!("{outcome:?}"),
+            format!("{:?}", outcomes[*index]),
+            "cell {index}: reported and returned outcomes"
+        );
     }
 }
 

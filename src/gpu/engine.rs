@@ -102,6 +102,9 @@ impl GpuEngine {
         })?;
 
         let mut states = vec![CellState::initial(); cells.len()];
+        // Cells already sent as finished: a cell that diverges is reported at the next
+        // read of the states, so the sweep writes it without waiting for the whole pass.
+        let mut reported = vec![false; cells.len()];
         let mut start = 0;
         while start <= steps {
             let end = (start + STEPS_PER_SUBMIT).min(steps + 1);
@@ -117,6 +120,21 @@ impl GpuEngine {
             if states.iter().all(|state| state.diverged().is_some()) {
                 break;
             }
+            let newly_diverged = states
+                .iter()
+                .zip(&reported)
+                .any(|(state, &done)| !done && state.diverged().is_some());
+            if newly_diverged {
+                // A diverged cell's state and recorded losses no longer change, so its
+                // outcome read now equals the one read at the end of the pass.
+                let outcomes = self.read_outcomes(&batch, problem, &states)?;
+                for (i, outcome) in outcomes.iter().enumerate() {
+                    if !reported[i] && outcome.diverged_step.is_some() {
+                        self.report_finished(cells, first_index, i, outcome, on_event);
+                        reported[i] = true;
+                    }
+                }
+            }
         }
 
         self.submit("computing the metrics", |encoder| {
@@ -124,22 +142,36 @@ impl GpuEngine {
         })?;
         let outcomes = self.read_outcomes(&batch, problem, &states)?;
         for (i, outcome) in outcomes.iter().enumerate() {
-            if let Some(step) = outcome.diverged_step {
-                let cell = cells[i];
-                warn!(
-                    "cell {} ({} alpha = {:e}, eta = {:e}) diverged at step {step}",
-                    first_index + i,
-                    cell.optimizer,
-                    cell.alpha,
-                    cell.eta
-                );
+            if !reported[i] {
+                self.report_finished(cells, first_index, i, outcome, on_event);
             }
-            on_event(EngineEvent::CellFinished {
-                index: first_index + i,
-                outcome,
-            });
         }
         Ok(outcomes)
+    }
+
+    /// Sends the outcome of cell `i` of the pass, with a warning when it diverged.
+    fn report_finished(
+        &self,
+        cells: &[CellSpec],
+        first_index: usize,
+        i: usize,
+        outcome: &CellOutcome,
+        on_event: &mut dyn FnMut(EngineEvent<'_>),
+    ) {
+        if let Some(step) = outcome.diverged_step {
+            let cell = cells[i];
+            warn!(
+                "cell {} ({} alpha = {:e}, eta = {:e}) diverged at step {step}",
+                first_index + i,
+                cell.optimizer,
+                cell.alpha,
+                cell.eta
+            );
+        }
+        on_event(EngineEvent::CellFinished {
+            index: first_index + i,
+            outcome,
+        });
     }
 
     /// Records commands with `record`, submits them, and turns wgpu errors into `GpuError`s.
