@@ -383,15 +383,37 @@ impl Engine for GpuEngine {
         let start =
             (problem.settings.precision == Precision::Offset).then(|| StartLayer::compute(problem));
         let mut outcomes = Vec::with_capacity(cells.len());
-        for (group, group_cells) in cells.chunks(per_pass).enumerate() {
-            let first_index = group * per_pass;
-            outcomes.extend(self.train_pass(
-                problem,
-                group_cells,
-                first_index,
-                start.as_ref(),
-                on_event,
-            )?);
+        let mut per_pass = per_pass;
+        let mut next = 0;
+        while next < cells.len() {
+            let end = (next + per_pass).min(cells.len());
+            let mut reported_any = false;
+            let mut forward = |event: EngineEvent<'_>| {
+                reported_any = true;
+                on_event(event);
+            };
+            match self.train_pass(problem, &cells[next..end], next, start.as_ref(), &mut forward) {
+                Ok(pass) => {
+                    outcomes.extend(pass);
+                    next = end;
+                }
+                // The binding limits bound each buffer but not their sum, so a pass can
+                // still exhaust the device's memory. Such a pass fails while its buffers
+                // are created, before any event, and is retried with half the cells.
+                // NOTE: no test reaches this branch, because lavapipe takes its memory
+                // from the host and cannot be made to run out on demand.
+                Err(GpuError::OutOfMemory { operation, message })
+                    if end - next > 1 && !reported_any =>
+                {
+                    per_pass = (end - next) / 2;
+                    warn!(
+                        "gpu: out of memory while {operation} for {} cells ({message}); \
+                         retrying with {per_pass} cells per pass",
+                        end - next
+                    );
+                }
+                Err(err) => return Err(err.into()),
+            }
         }
         Ok(outcomes)
     }
