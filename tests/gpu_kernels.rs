@@ -269,3 +269,16 @@ fn training_step_products() {
         );
     }
 }
+
+#[test]
+fn workgroup_shape_measured_on_adapter() {
+    let Some(gpu) = open_device() else { return };
+    let (chosen, timings) = lazysweep::gpu::measure_matmul_config(&gpu).unwrap();
+    assert_eq!(timings.len(), lazysweep::gpu::MATMUL_CANDIDATES.len());
+    for timing in &timings {
+        assert!(timing.seconds.is_finite() && timing.seconds > 0.0, "{timing:?}");
+    }
+    let fastest = timings.iter().map(|t| t.seconds).fold(f64::INFINITY, f64::min);
+    let chosen_time = timings.iter().find(|t| t.config == chosen).unwrap().seconds;
+    assert_eq!(chosen_time, fastest, "chose {chosen:?} from {timings:?}");
+}

@@ -176,3 +176,37 @@ fn gpu_precision_on_cpu_backend_is_rejected() {
     assert!(message.contains("--backend gpu"), "{message}");
     assert!(!out.join("results.csv").exists());
 }
+
+#[test]
+fn gpu_backend_writes_same_columns() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("toy.npz");
+    write_dataset(&data);
+    let data = data.to_str().unwrap();
+    let cpu_dir = tmp.path().join("cpu");
+    let output = sweep(&["--data", data, "--out", cpu_dir.to_str().unwrap(), "--backend", "cpu"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let cpu_header = std::fs::read_to_string(cpu_dir.join("results.csv")).unwrap();
+    let cpu_header = cpu_header.lines().next().unwrap().to_string();
+
+    for (precision, label) in [(None, "offset-float32"), (Some("f32"), "float32")] {
+        let out = tmp.path().join(label);
+        let mut args = vec!["--data", data, "--out", out.to_str().unwrap(), "--backend", "gpu"];
+        args.extend(precision.iter().flat_map(|p| ["--precision", *p]));
+        let output = sweep(&args);
+        let message = stderr(&output);
+        if message.contains("no GPU adapter found") {
+            eprintln!("skipped: {message}");
+            return;
+        }
+        assert!(output.status.success(), "{message}");
+        let text = std::fs::read_to_string(out.join("results.csv")).unwrap();
+        let mut lines = text.lines();
+        assert_eq!(lines.next().unwrap(), cpu_header, "{label}: same columns as the CPU engine");
+        let rows: Vec<&str> = lines.collect();
+        assert_eq!(rows.len(), 8, "{label}: one row per cell");
+        for row in rows {
+            assert!(row.contains(&format!(",gpu,{label},")), "{label}: {row}");
+        }
+    }
+}

@@ -1,11 +1,14 @@
 //! `GpuEngine`: trains a batch of cells in float32 on the GPU, in the plain or the offset
 //! formulation.
 
+use std::sync::Mutex;
+
 use log::{debug, info, warn};
 
 use super::batch::{Batch, chunk_count, rows_per_chunk};
 use super::device::{GpuDevice, GpuError};
 use super::kernels::{Kernels, MatmulConfig, read_buffer};
+use super::matmul::measure_matmul_config;
 use super::layout::CellState;
 use super::offset::StartLayer;
 use crate::engine::{
@@ -43,9 +46,16 @@ impl GpuEngine {
         Self::with_device(gpu)
     }
 
-    /// Compiles the kernels for an already opened device.
+    /// Compiles the kernels for an already opened device, with the matrix-product
+    /// workgroup shape measured fastest on its adapter.
     pub fn with_device(gpu: GpuDevice) -> Result<Self, GpuError> {
-        let kernels = Kernels::new(&gpu, MatmulConfig::default())?;
+        let config = tuned_matmul_config(&gpu)?;
+        Self::with_config(gpu, config)
+    }
+
+    /// Compiles the kernels with a given matrix-product workgroup shape.
+    pub fn with_config(gpu: GpuDevice, config: MatmulConfig) -> Result<Self, GpuError> {
+        let kernels = Kernels::new(&gpu, config)?;
         Ok(Self {
             gpu,
             kernels,
@@ -287,6 +297,30 @@ impl GpuEngine {
     }
 }
 
+/// Returns the matrix-product workgroup shape measured fastest on `gpu`'s adapter. The
+/// measurement runs once per adapter and process; later engines reuse its result.
+fn tuned_matmul_config(gpu: &GpuDevice) -> Result<MatmulConfig, GpuError> {
+    static TUNED: Mutex<Vec<(String, MatmulConfig)>> = Mutex::new(Vec::new());
+    let key = format!("{} {:?} {}", gpu.info.name, gpu.info.backend, gpu.info.driver_info);
+    let mut tuned = TUNED.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some((_, config)) = tuned.iter().find(|(name, _)| *name == key) {
+        return Ok(*config);
+    }
+    let (config, timings) = measure_matmul_config(gpu)?;
+    let table: Vec<String> = timings
+        .iter()
+        .map(|t| format!("{}x{} {:.2} ms", t.config.group_x, t.config.group_y, 1e3 * t.seconds))
+        .collect();
+    info!(
+        "gpu: matrix-product workgroup {}x{} measured fastest ({})",
+        config.group_x,
+        config.group_y,
+        table.join(", ")
+    );
+    tuned.push((key, config));
+    Ok(config)
+}
+
 /// Sends one `Step` event for each finished step t < T, counting the cells that had not
 /// diverged before step t.
 // NOTE: a cell whose update left a non-finite parameter is counted for one step more than
@@ -337,8 +371,10 @@ impl Engine for GpuEngine {
         "gpu"
     }
 
+    /// Returns `offset`: the precision map measured it accurate wherever plain float32
+    /// freezes, at 1.05 to 1.14 times the time per step of `f32`.
     fn default_precision(&self) -> Precision {
-        Precision::F32
+        Precision::Offset
     }
 
     fn precision(&self, mode: Precision) -> Result<&'static str, EngineError> {

@@ -63,3 +63,62 @@ impl GpuMatmul {
         read_buffer(&self.gpu, &self.c, "the product C")
     }
 }
+
+/// Workgroup shapes that [`measure_matmul_config`] times, each of 64 invocations.
+pub const MATMUL_CANDIDATES: [MatmulConfig; 4] = [
+    MatmulConfig { group_x: 8, group_y: 8 },
+    MatmulConfig { group_x: 16, group_y: 4 },
+    MatmulConfig { group_x: 4, group_y: 16 },
+    MatmulConfig { group_x: 32, group_y: 2 },
+];
+
+/// Times of one candidate workgroup shape on the probe product.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MatmulTiming {
+    pub config: MatmulConfig,
+    /// The fastest of the timed runs, in seconds.
+    pub seconds: f64,
+}
+
+/// Times every shape of [`MATMUL_CANDIDATES`] on a forward-pass product of 256 samples,
+/// 256 inputs and 512 hidden units and returns the fastest with all timings.
+///
+/// Which shape wins depends on the adapter: CPU-hosted drivers and GPUs schedule
+/// invocations differently, so the choice is measured on the adapter in use.
+pub fn measure_matmul_config(gpu: &GpuDevice) -> Result<(MatmulConfig, Vec<MatmulTiming>), GpuError> {
+    const RUNS: usize = 3;
+    let (n, d, width) = (256u32, 256u32, 512u32);
+    let shape = MatmulShape {
+        batch: 1,
+        m: n,
+        n: width,
+        k: d,
+        a: super::kernels::Operand::row_major(d),
+        b: super::kernels::Operand::transposed(d),
+        c: super::kernels::Operand::row_major(width),
+        scale: 1.0,
+        accumulate: false,
+    };
+    let values = |len: u32| -> Vec<f32> { (0..len).map(|i| ((i % 31) as f32 - 15.0) / 31.0).collect() };
+    let (a, b, c) = (values(n * d), values(width * d), vec![0.0; (n * width) as usize]);
+
+    let mut timings = Vec::with_capacity(MATMUL_CANDIDATES.len());
+    for config in MATMUL_CANDIDATES {
+        let product = GpuMatmul::new(gpu, config, &shape, &a, &b, &c)?;
+        // The first run compiles the pipeline in some drivers, so it is not timed.
+        product.run(1)?;
+        let mut best = f64::INFINITY;
+        for _ in 0..RUNS {
+            let started = std::time::Instant::now();
+            product.run(1)?;
+            best = best.min(started.elapsed().as_secs_f64());
+        }
+        timings.push(MatmulTiming { config, seconds: best });
+    }
+    let fastest = timings
+        .iter()
+        .min_by(|x, y| x.seconds.total_cmp(&y.seconds))
+        .expect("candidates are not empty")
+        .config;
+    Ok((fastest, timings))
+}
