@@ -71,10 +71,7 @@ fn bench_products(c: &mut Criterion) {
 
     let configs = [
         MatmulConfig::default(),
-        MatmulConfig {
-            group_x: 16,
-            group_y: 4,
-        },
+        MatmulConfig::registers(16, 4),
     ];
     let mut group = c.benchmark_group("gpu_matmul");
     group.sample_size(10);

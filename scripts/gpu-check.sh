@@ -27,6 +27,8 @@ step() {
 step build cargo build --release --all-targets
 step kernels cargo test --release --test gpu_kernels -- --nocapture
 step engine cargo test --release --test gpu_engine -- --nocapture
+step precision cargo test --release --test gpu_precision -- --nocapture
+step df64 cargo test --release --test gpu_df64 -- --nocapture
 step bench_matmul cargo bench --bench gpu_matmul -- --noplot
 
 # The same small sweep on both engines; the figures in the two results.csv files should
@@ -39,21 +41,31 @@ sweep_args=(sweep "${data_args[@]}" --optimizer gd,rmsprop,modified-rmsprop
     --alphas 1e-2:1e2:5 --etas 1e-3:1e1:5 --steps 200 --hidden 1000 --n-train 2000
     --no-plots --batch-cells 75)
 rm -rf "$out/sweep-cpu" "$out/sweep-gpu"
-step sweep_gpu target/release/lazysweep "${sweep_args[@]}" --backend gpu --out "$out/sweep-gpu"
+step sweep_gpu env RUST_LOG=info target/release/lazysweep "${sweep_args[@]}" --backend gpu \
+    --out "$out/sweep-gpu"
 step sweep_cpu target/release/lazysweep "${sweep_args[@]}" --backend cpu --out "$out/sweep-cpu"
 
 echo
 echo "GPU adapter:"
 grep -h -m1 -i "adapter" "$out/engine.log" "$out/sweep_gpu.log" 2>/dev/null | head -1 || true
 echo
+echo "Matrix-product kernel chosen by measurement:"
+grep -h -m1 "measured fastest" "$out/sweep_gpu.log" 2>/dev/null || echo "  (not logged)"
+echo
 echo "Matrix-product throughput (criterion, Gelem/s = GFLOP/s):"
 grep -E "^gpu_matmul|thrpt:" "$out/bench_matmul.log" || echo "  (no benchmark output)"
 echo
 if [ -f "$out/sweep-cpu/results.csv" ] && [ -f "$out/sweep-gpu/results.csv" ]; then
     echo "Largest test-accuracy difference between engines over non-diverged cells:"
+    # The test_acc column is found by name, so the comparison follows the CSV layout.
     paste -d, "$out/sweep-cpu/results.csv" "$out/sweep-gpu/results.csv" | awk -F, '
-        NR > 1 && $11 != "" && $28 != "" {
-            diff = $11 - $28; if (diff < 0) diff = -diff; if (diff > max) max = diff
+        NR == 1 {
+            half = NF / 2
+            for (i = 1; i <= half; i++) if ($i == "test_acc") col = i
+            next
+        }
+        $col != "" && $(col + half) != "" {
+            diff = $col - $(col + half); if (diff < 0) diff = -diff; if (diff > max) max = diff
         }
         END { printf "  %.4f (fraction of the test set)\n", max }'
 fi

@@ -128,18 +128,10 @@ fn row_major_products() {
 fn other_workgroup_shapes() {
     let Some(gpu) = open_device() else { return };
     let configs = [
-        MatmulConfig {
-            group_x: 16,
-            group_y: 4,
-        },
-        MatmulConfig {
-            group_x: 1,
-            group_y: 64,
-        },
-        MatmulConfig {
-            group_x: 3,
-            group_y: 5,
-        },
+        MatmulConfig::registers(16, 4),
+        MatmulConfig::registers(1, 64),
+        MatmulConfig::registers(3, 5),
+        MatmulConfig::TILED,
     ];
     for config in configs {
         for (m, k, n) in SHAPES {
@@ -163,7 +155,9 @@ fn scaled_accumulating_product() {
     let a = random((m * k) as usize, 6);
     let b = random((k * n) as usize, 7);
     let c = random((m * n) as usize, 8);
-    check_product(&gpu, MatmulConfig::default(), &shape, &a, &b, &c);
+    for config in [MatmulConfig::default(), MatmulConfig::TILED] {
+        check_product(&gpu, config, &shape, &a, &b, &c);
+    }
 }
 
 /// The four products of a training step, with the engine's layouts: X is n x d, W0 of the
@@ -173,7 +167,9 @@ fn scaled_accumulating_product() {
 fn training_step_products() {
     let Some(gpu) = open_device() else { return };
     let classes = 10;
-    for (n, d, h, cells) in [(37u32, 53u32, 29u32, 3u32), (1, 1, 1, 1), (65, 7, 130, 2)] {
+    let configs = [MatmulConfig::default(), MatmulConfig::TILED];
+    let cases = [(37u32, 53u32, 29u32, 3u32), (1, 1, 1, 1), (65, 7, 130, 2)];
+    for (config, (n, d, h, cells)) in configs.into_iter().flat_map(|c| cases.map(|case| (c, case))) {
         let width = cells * h;
         let x = random((n * d) as usize, 9);
         let w0 = random((width * d) as usize, 10);
@@ -196,7 +192,7 @@ fn training_step_products() {
         };
         check_product(
             &gpu,
-            MatmulConfig::default(),
+            config,
             &forward,
             &x,
             &w0,
@@ -217,7 +213,7 @@ fn training_step_products() {
         };
         check_product(
             &gpu,
-            MatmulConfig::default(),
+            config,
             &output,
             &z,
             &w1,
@@ -239,7 +235,7 @@ fn training_step_products() {
         let earlier = random((cells * classes * h) as usize, 14);
         check_product(
             &gpu,
-            MatmulConfig::default(),
+            config,
             &w1_gradient,
             &g,
             &z,
@@ -261,7 +257,7 @@ fn training_step_products() {
         let earlier = random((width * d) as usize, 15);
         check_product(
             &gpu,
-            MatmulConfig::default(),
+            config,
             &w0_gradient,
             &z,
             &x,

@@ -219,3 +219,50 @@ fn cpu_engine_rejects_gpu_precisions() {
         assert!(err.contains("--backend gpu"), "{err}");
     }
 }
+
+#[test]
+fn precision_map_flags_frozen_cell() {
+    use lazysweep::sweep::precision_map::{MAP_FILE, MapConfig, Mode, REPORT_FILE, precision_map};
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = MapConfig {
+        data: "mnist-subset".into(),
+        n_train: 40,
+        n_test: 30,
+        hidden: 8,
+        steps: 5,
+        seed: 3,
+        optimizers: vec![Gd],
+        alphas: vec![1.0, 1e10],
+        etas: vec![1e-8, 1e-1],
+        modes: vec![Mode { gpu: false, precision: Precision::F64 }],
+    };
+    let report = precision_map(&config, dir.path(), None).unwrap();
+    assert_eq!(report, dir.path().join(REPORT_FILE));
+    assert!(dir.path().join("precision_loss_change_gd.png").exists());
+
+    let mut reader = csv::Reader::from_path(dir.path().join(MAP_FILE)).unwrap();
+    let rows: Vec<std::collections::HashMap<String, String>> =
+        reader.deserialize().map(Result::unwrap).collect();
+    // The reference and one more mode, 4 cells each.
+    assert_eq!(rows.len(), 8);
+    let find = |mode: &str, alpha: f64, eta: f64| {
+        rows.iter()
+            .find(|r| {
+                r["mode"] == mode
+                    && r["alpha"].parse::<f64>().unwrap() == alpha
+                    && r["eta"].parse::<f64>().unwrap() == eta
+            })
+            .unwrap()
+    };
+    for row in rows.iter().filter(|r| r["mode"] == "cpu offset") {
+        assert_eq!(row["loss_change_error"], "0.0", "the reference against itself: {row:?}");
+    }
+    // eta/alpha = 1e-18: plain float64 keeps none of the update.
+    let frozen = find("cpu f64", 1e10, 1e-8);
+    assert_eq!(frozen["trusted"], "false", "{frozen:?}");
+    assert!(frozen["loss_change_error"].parse::<f64>().unwrap() > 1e-3, "{frozen:?}");
+    let fine = find("cpu f64", 1.0, 1e-1);
+    assert_eq!(fine["trusted"], "true", "{fine:?}");
+    assert!(fine["loss_change_error"].parse::<f64>().unwrap() < 1e-10, "{fine:?}");
+}

@@ -309,12 +309,10 @@ fn tuned_matmul_config(gpu: &GpuDevice) -> Result<MatmulConfig, GpuError> {
     let (config, timings) = measure_matmul_config(gpu)?;
     let table: Vec<String> = timings
         .iter()
-        .map(|t| format!("{}x{} {:.2} ms", t.config.group_x, t.config.group_y, 1e3 * t.seconds))
+        .map(|t| format!("{} {:.2} ms", t.config, 1e3 * t.seconds))
         .collect();
     info!(
-        "gpu: matrix-product workgroup {}x{} measured fastest ({})",
-        config.group_x,
-        config.group_y,
+        "gpu: matrix-product kernel {config} measured fastest ({})",
         table.join(", ")
     );
     tuned.push((key, config));

@@ -140,24 +140,47 @@ impl Dispatch {
 /// Rows and columns of C that one invocation of the matrix-product kernel computes.
 pub const MATMUL_BLOCK: u32 = 8;
 
-/// Workgroup shape of the matrix-product kernel, in invocations, each computing an
-/// 8 x 8 block of C.
+/// Choice of matrix-product kernel: matmul.wgsl, whose invocations each compute an 8 x 8
+/// block of C from registers alone, in a workgroup of `group_x` x `group_y` invocations,
+/// or matmul_tiled.wgsl (`tiled`), whose 16 x 16 workgroups stage 64 x 64 tiles in
+/// workgroup memory. The tiled kernel ignores `group_x` and `group_y`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MatmulConfig {
     /// Invocations along columns of blocks.
     pub group_x: u32,
     /// Invocations along rows of blocks.
     pub group_y: u32,
+    pub tiled: bool,
+}
+
+impl MatmulConfig {
+    /// The register-blocked kernel in `group_x` x `group_y` workgroups.
+    pub const fn registers(group_x: u32, group_y: u32) -> Self {
+        Self { group_x, group_y, tiled: false }
+    }
+
+    /// The workgroup-memory tiled kernel.
+    pub const TILED: MatmulConfig = MatmulConfig { group_x: 16, group_y: 16, tiled: true };
 }
 
 impl Default for MatmulConfig {
     fn default() -> Self {
-        Self {
-            group_x: 8,
-            group_y: 8,
+        Self::registers(8, 8)
+    }
+}
+
+impl std::fmt::Display for MatmulConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.tiled {
+            write!(f, "tiled {TILED_BLOCK}x{TILED_BLOCK}")
+        } else {
+            write!(f, "registers {}x{}", self.group_x, self.group_y)
         }
     }
 }
+
+/// Rows and columns of C that one workgroup of the tiled kernel computes.
+const TILED_BLOCK: u32 = 64;
 
 /// Position of a matrix operand in its buffer, in elements: element (i, j) of batch entry b
 /// is at `offset + b * batch_stride + i * row_stride + j * col_stride`.
@@ -280,7 +303,7 @@ impl Kernels {
         use Access::{Read, ReadWrite, Uniform};
         let device = &gpu.device;
         gpu.checked("compiling the compute shaders", || {
-            let matmul = device.create_shader_module(MATMUL_SOURCE);
+            let matmul = MatmulKernel::module(device, matmul_config);
             let activation =
                 device.create_shader_module(wgsl("activation.wgsl", ACTIVATION_SOURCE));
             let loss = device.create_shader_module(wgsl("loss.wgsl", LOSS_SOURCE));
@@ -459,21 +482,35 @@ pub(crate) struct MatmulKernel {
 }
 
 impl MatmulKernel {
-    /// Compiles matmul.wgsl alone.
+    /// Compiles the matrix-product shader that `config` chooses.
     pub(crate) fn new(gpu: &GpuDevice, config: MatmulConfig) -> Result<Self, GpuError> {
         gpu.checked("compiling the matrix-product shader", || {
-            let module = gpu.device.create_shader_module(MATMUL_SOURCE);
+            let module = Self::module(&gpu.device, config);
             Self::compile(&gpu.device, &module, config)
         })
     }
 
+    fn module(device: &Device, config: MatmulConfig) -> wgpu::ShaderModule {
+        if config.tiled {
+            device.create_shader_module(wgpu::include_wgsl!("../../shaders/matmul_tiled.wgsl"))
+        } else {
+            device.create_shader_module(MATMUL_SOURCE)
+        }
+    }
+
     fn compile(device: &Device, module: &wgpu::ShaderModule, config: MatmulConfig) -> Self {
         use Access::{Read, ReadWrite, Uniform};
+        let bindings = [(0, Uniform), (1, Read), (2, Read), (3, ReadWrite)];
+        if config.tiled {
+            return Self {
+                kernel: Kernel::new(device, module, "matmul_tiled", &bindings, &[]),
+                config,
+            };
+        }
         let constants = [
             ("GROUP_X", config.group_x as f64),
             ("GROUP_Y", config.group_y as f64),
         ];
-        let bindings = [(0, Uniform), (1, Read), (2, Read), (3, ReadWrite)];
         Self {
             kernel: Kernel::new(device, module, "matmul", &bindings, &constants),
             config,
@@ -490,13 +527,17 @@ impl MatmulKernel {
         c: &Buffer,
     ) -> Result<Dispatch, GpuError> {
         let config = self.config;
-        let column_blocks = shape.n.div_ceil(MATMUL_BLOCK);
-        let row_blocks = shape.m.div_ceil(MATMUL_BLOCK);
-        let groups = [
-            column_blocks.div_ceil(config.group_x),
-            row_blocks.div_ceil(config.group_y),
-            shape.batch,
-        ];
+        let groups = if config.tiled {
+            [shape.n.div_ceil(TILED_BLOCK), shape.m.div_ceil(TILED_BLOCK), shape.batch]
+        } else {
+            let column_blocks = shape.n.div_ceil(MATMUL_BLOCK);
+            let row_blocks = shape.m.div_ceil(MATMUL_BLOCK);
+            [
+                column_blocks.div_ceil(config.group_x),
+                row_blocks.div_ceil(config.group_y),
+                shape.batch,
+            ]
+        };
         let max = gpu.limits.max_compute_workgroups_per_dimension;
         if groups.iter().any(|&g| g > max) {
             return Err(GpuError::Validation {

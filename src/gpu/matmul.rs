@@ -64,12 +64,14 @@ impl GpuMatmul {
     }
 }
 
-/// Workgroup shapes that [`measure_matmul_config`] times, each of 64 invocations.
-pub const MATMUL_CANDIDATES: [MatmulConfig; 4] = [
-    MatmulConfig { group_x: 8, group_y: 8 },
-    MatmulConfig { group_x: 16, group_y: 4 },
-    MatmulConfig { group_x: 4, group_y: 16 },
-    MatmulConfig { group_x: 32, group_y: 2 },
+/// Kernels that [`measure_matmul_config`] times: the register-blocked kernel in four
+/// workgroup shapes of 64 invocations, and the workgroup-memory tiled kernel.
+pub const MATMUL_CANDIDATES: [MatmulConfig; 5] = [
+    MatmulConfig::registers(8, 8),
+    MatmulConfig::registers(16, 4),
+    MatmulConfig::registers(4, 16),
+    MatmulConfig::registers(32, 2),
+    MatmulConfig::TILED,
 ];
 
 /// Times of one candidate workgroup shape on the probe product.
@@ -80,11 +82,12 @@ pub struct MatmulTiming {
     pub seconds: f64,
 }
 
-/// Times every shape of [`MATMUL_CANDIDATES`] on a forward-pass product of 256 samples,
+/// Times every kernel of [`MATMUL_CANDIDATES`] on a forward-pass product of 256 samples,
 /// 256 inputs and 512 hidden units and returns the fastest with all timings.
 ///
-/// Which shape wins depends on the adapter: CPU-hosted drivers and GPUs schedule
-/// invocations differently, so the choice is measured on the adapter in use.
+/// Which kernel wins depends on the adapter: GPUs gain from staging tiles in workgroup
+/// memory, while CPU-hosted drivers such as lavapipe pay more for its barriers than they
+/// save, so the choice is measured on the adapter in use.
 pub fn measure_matmul_config(gpu: &GpuDevice) -> Result<(MatmulConfig, Vec<MatmulTiming>), GpuError> {
     const RUNS: usize = 3;
     let (n, d, width) = (256u32, 256u32, 512u32);
