@@ -115,6 +115,10 @@ struct ReproduceArgs {
     /// Engine: auto, cpu or gpu.
     #[arg(long, default_value = "auto")]
     backend: BackendChoice,
+    /// Arithmetic: f64 (CPU), f32 (GPU) or offset (both) [default: f64 on the CPU, offset
+    /// on the GPU].
+    #[arg(long)]
+    precision: Option<Precision>,
     /// Maximum number of cells trained together (reduced to fit in memory).
     #[arg(long, default_value_t = 8)]
     batch_cells: usize,
@@ -246,6 +250,7 @@ fn run(cli: Cli) -> Result<()> {
                 out: args.out,
                 data_dir: args.data_dir,
                 backend: args.backend,
+                precision: args.precision,
                 batch_cells: args.batch_cells,
                 eta: args.eta,
                 progress: true,

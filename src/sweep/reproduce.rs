@@ -13,7 +13,7 @@ use super::grid::parse_grid;
 use super::output::{RESULTS_FILE, read_results, write_atomically};
 use super::plot::{run_context, write_run_figures};
 use super::{RunOptions, SweepConfig, SweepError, run_sweep};
-use crate::engine::BackendChoice;
+use crate::engine::{BackendChoice, Precision};
 use crate::model::ActivationNorm;
 use crate::optim::{OptimizerKind, OptimizerSettings};
 use crate::report::{FigureOptions, WrittenFigure, format_grid_value};
@@ -115,6 +115,8 @@ pub struct ReproduceOptions {
     pub out: PathBuf,
     pub data_dir: Option<PathBuf>,
     pub backend: BackendChoice,
+    /// Arithmetic of the engine; `None` takes the engine's default.
+    pub precision: Option<Precision>,
     /// Maximum number of cells trained together.
     pub batch_cells: usize,
     /// Requested eta of the accuracy-against-alpha figure.
@@ -158,7 +160,7 @@ pub fn reproduce(options: &ReproduceOptions) -> Result<PathBuf, SweepError> {
             out: run_dir,
             data_dir: options.data_dir.clone(),
             backend: options.backend,
-            precision: None,
+            precision: options.precision,
             batch_cells: options.batch_cells,
             init_file: None,
             save_init: None,
