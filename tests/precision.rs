@@ -18,13 +18,23 @@ fn fixture(steps: u64) -> Fixture {
 }
 
 fn train(fixture: &Fixture, precision: Precision, cells: &[CellSpec]) -> Vec<CellOutcome> {
-    let settings = TrainSettings { precision, ..fixture.settings.clone() };
-    let problem = lazysweep::engine::Problem { settings: &settings, ..fixture.problem() };
+    let settings = TrainSettings {
+        precision,
+        ..fixture.settings.clone()
+    };
+    let problem = lazysweep::engine::Problem {
+        settings: &settings,
+        ..fixture.problem()
+    };
     CpuEngine::new().train(problem, cells, &mut |_| {}).unwrap()
 }
 
 fn cell(optimizer: OptimizerKind, alpha: f64, eta: f64) -> CellSpec {
-    CellSpec { optimizer, alpha, eta }
+    CellSpec {
+        optimizer,
+        alpha,
+        eta,
+    }
 }
 
 fn relative(a: f64, b: f64) -> f64 {
@@ -110,24 +120,50 @@ fn offset_matches_plain_on_well_conditioned_cells() {
     let offset = train(&fixture, Precision::Offset, &cells);
 
     for ((cell, a), b) in cells.iter().zip(&plain).zip(&offset) {
-        let what = format!("{} alpha = {:e}, eta = {:e}", cell.optimizer, cell.alpha, cell.eta);
+        let what = format!(
+            "{} alpha = {:e}, eta = {:e}",
+            cell.optimizer, cell.alpha, cell.eta
+        );
         assert_eq!(a.diverged_step, None, "{what}: plain diverged");
         assert_eq!(b.diverged_step, None, "{what}: offset diverged");
         for (t, (&x, &y)) in a.losses.iter().zip(&b.losses).enumerate() {
-            assert!(relative(y, x) < 1e-10, "{what}: loss at step {t}: {x} vs {y}");
+            assert!(
+                relative(y, x) < 1e-10,
+                "{what}: loss at step {t}: {x} vs {y}"
+            );
         }
         // The loss changes of the two formulations agree to the rounding of the plain
         // one, which is about 1e-16 of L over |L_t - L_0|.
         let last = a.loss_changes.len() - 1;
         let (x, y) = (a.loss_changes[last], b.loss_changes[last]);
-        assert!(relative(y, x) < 1e-10, "{what}: final loss change {x} vs {y}");
-        assert!(relative(b.rel_change_w0, a.rel_change_w0) < 1e-10, "{what}: W0 change");
-        assert!(relative(b.rel_change_w1, a.rel_change_w1) < 1e-10, "{what}: W1 change");
+        assert!(
+            relative(y, x) < 1e-10,
+            "{what}: final loss change {x} vs {y}"
+        );
+        assert!(
+            relative(b.rel_change_w0, a.rel_change_w0) < 1e-10,
+            "{what}: W0 change"
+        );
+        assert!(
+            relative(b.rel_change_w1, a.rel_change_w1) < 1e-10,
+            "{what}: W1 change"
+        );
         assert_eq!(a.test_acc, b.test_acc, "{what}: test accuracy");
         assert_eq!(a.train_acc, b.train_acc, "{what}: train accuracy");
-        assert_eq!(a.sign_consistency, b.sign_consistency, "{what}: sign consistency");
-        assert_eq!(is_trusted(a.lost_update, a.cancellation), Some(true), "{what}: plain trust");
-        assert_eq!(is_trusted(b.lost_update, b.cancellation), Some(true), "{what}: offset trust");
+        assert_eq!(
+            a.sign_consistency, b.sign_consistency,
+            "{what}: sign consistency"
+        );
+        assert_eq!(
+            is_trusted(a.lost_update, a.cancellation),
+            Some(true),
+            "{what}: plain trust"
+        );
+        assert_eq!(
+            is_trusted(b.lost_update, b.cancellation),
+            Some(true),
+            "{what}: offset trust"
+        );
     }
 }
 
@@ -140,14 +176,35 @@ fn plain_float64_freezes_where_offset_moves() {
     let plain = &train(&fixture, Precision::F64, &frozen)[0];
     let offset = &train(&fixture, Precision::Offset, &frozen)[0];
 
-    assert!(plain.lost_update > 0.5, "plain lost only {} of its update", plain.lost_update);
-    assert_eq!(is_trusted(plain.lost_update, plain.cancellation), Some(false));
-    assert!(offset.lost_update < 1e-12, "offset lost {} of its update", offset.lost_update);
-    assert!(offset.cancellation < 1e-15, "offset cancellation {}", offset.cancellation);
-    assert_eq!(is_trusted(offset.lost_update, offset.cancellation), Some(true));
+    assert!(
+        plain.lost_update > 0.5,
+        "plain lost only {} of its update",
+        plain.lost_update
+    );
+    assert_eq!(
+        is_trusted(plain.lost_update, plain.cancellation),
+        Some(false)
+    );
+    assert!(
+        offset.lost_update < 1e-12,
+        "offset lost {} of its update",
+        offset.lost_update
+    );
+    assert!(
+        offset.cancellation < 1e-15,
+        "offset cancellation {}",
+        offset.cancellation
+    );
+    assert_eq!(
+        is_trusted(offset.lost_update, offset.cancellation),
+        Some(true)
+    );
     // The offset loss keeps moving by about eta |G|^2 per step.
     let changes = &offset.loss_changes;
-    assert!(changes.windows(2).all(|w| w[1] < w[0]), "offset loss changes {changes:?}");
+    assert!(
+        changes.windows(2).all(|w| w[1] < w[0]),
+        "offset loss changes {changes:?}"
+    );
 }
 
 #[test]
@@ -191,17 +248,34 @@ fn plain_gradient_in_offset_coordinates() {
     let spec = cell(Rmsprop, 3.0, 0.1);
     let init = &fixture.init;
     let plain = loss_and_gradient(fixture.problem(), spec, &init.w0, &init.w1).unwrap();
-    let settings = TrainSettings { precision: Precision::Offset, ..fixture.settings.clone() };
-    let problem = lazysweep::engine::Problem { settings: &settings, ..fixture.problem() };
+    let settings = TrainSettings {
+        precision: Precision::Offset,
+        ..fixture.settings.clone()
+    };
+    let problem = lazysweep::engine::Problem {
+        settings: &settings,
+        ..fixture.problem()
+    };
     let zeros_w0 = vec![0.0; init.w0.len()];
     let zeros_w1 = vec![0.0; init.w1.len()];
     let offset = loss_and_gradient(problem, spec, &zeros_w0, &zeros_w1).unwrap();
-    assert!(relative(offset.loss, plain.loss) < 1e-14, "{} vs {}", offset.loss, plain.loss);
+    assert!(
+        relative(offset.loss, plain.loss) < 1e-14,
+        "{} vs {}",
+        offset.loss,
+        plain.loss
+    );
     for (i, (&a, &b)) in plain.w0.iter().zip(&offset.w0).enumerate() {
-        assert!((a - b).abs() <= 1e-13 * a.abs().max(1e-3), "dW0[{i}]: {a} vs {b}");
+        assert!(
+            (a - b).abs() <= 1e-13 * a.abs().max(1e-3),
+            "dW0[{i}]: {a} vs {b}"
+        );
     }
     for (i, (&a, &b)) in plain.w1.iter().zip(&offset.w1).enumerate() {
-        assert!((a - b).abs() <= 1e-13 * a.abs().max(1e-3), "dW1[{i}]: {a} vs {b}");
+        assert!(
+            (a - b).abs() <= 1e-13 * a.abs().max(1e-3),
+            "dW1[{i}]: {a} vs {b}"
+        );
     }
 }
 
@@ -209,8 +283,14 @@ fn plain_gradient_in_offset_coordinates() {
 fn cpu_engine_rejects_gpu_precisions() {
     let fixture = fixture(1);
     for precision in [Precision::F32, Precision::Df64] {
-        let settings = TrainSettings { precision, ..fixture.settings.clone() };
-        let problem = lazysweep::engine::Problem { settings: &settings, ..fixture.problem() };
+        let settings = TrainSettings {
+            precision,
+            ..fixture.settings.clone()
+        };
+        let problem = lazysweep::engine::Problem {
+            settings: &settings,
+            ..fixture.problem()
+        };
         let err = CpuEngine::new()
             .train(problem, &[cell(Gd, 1.0, 1.0)], &mut |_| {})
             .unwrap_err()
@@ -235,7 +315,10 @@ fn precision_map_flags_frozen_cell() {
         optimizers: vec![Gd],
         alphas: vec![1.0, 1e10],
         etas: vec![1e-8, 1e-1],
-        modes: vec![Mode { gpu: false, precision: Precision::F64 }],
+        modes: vec![Mode {
+            gpu: false,
+            precision: Precision::F64,
+        }],
     };
     let report = precision_map(&config, dir.path(), None).unwrap();
     assert_eq!(report, dir.path().join(REPORT_FILE));
@@ -256,13 +339,22 @@ fn precision_map_flags_frozen_cell() {
             .unwrap()
     };
     for row in rows.iter().filter(|r| r["mode"] == "cpu offset") {
-        assert_eq!(row["loss_change_error"], "0.0", "the reference against itself: {row:?}");
+        assert_eq!(
+            row["loss_change_error"], "0.0",
+            "the reference against itself: {row:?}"
+        );
     }
     // eta/alpha = 1e-18: plain float64 keeps none of the update.
     let frozen = find("cpu f64", 1e10, 1e-8);
     assert_eq!(frozen["trusted"], "false", "{frozen:?}");
-    assert!(frozen["loss_change_error"].parse::<f64>().unwrap() > 1e-3, "{frozen:?}");
+    assert!(
+        frozen["loss_change_error"].parse::<f64>().unwrap() > 1e-3,
+        "{frozen:?}"
+    );
     let fine = find("cpu f64", 1.0, 1e-1);
     assert_eq!(fine["trusted"], "true", "{fine:?}");
-    assert!(fine["loss_change_error"].parse::<f64>().unwrap() < 1e-10, "{fine:?}");
+    assert!(
+        fine["loss_change_error"].parse::<f64>().unwrap() < 1e-10,
+        "{fine:?}"
+    );
 }

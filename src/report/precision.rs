@@ -100,7 +100,11 @@ mod tests {
             write_error_figure(dir.path(), "errors", "test", "", &panels, 1e-3, &formats).unwrap();
         assert_eq!(written.files.len(), 2);
         for path in &written.files {
-            assert!(std::fs::metadata(path).unwrap().len() > 1000, "{}", path.display());
+            assert!(
+                std::fs::metadata(path).unwrap().len() > 1000,
+                "{}",
+                path.display()
+            );
         }
     }
 }

@@ -17,9 +17,7 @@ use super::SweepError;
 use super::output::write_atomically;
 use crate::cpu::CpuEngine;
 use crate::data::{self, DataSource};
-use crate::engine::{
-    CellOutcome, CellSpec, Engine, Precision, Problem, TrainSettings, is_trusted,
-};
+use crate::engine::{CellOutcome, CellSpec, Engine, Precision, Problem, TrainSettings, is_trusted};
 use crate::gpu::GpuEngine;
 use crate::model::{Activation, ActivationNorm, CLASSES, InitialWeights};
 use crate::optim::{OptimizerKind, OptimizerSettings};
@@ -43,19 +41,38 @@ pub struct Mode {
 
 impl Mode {
     /// The reference every other mode is compared with.
-    pub const TRUTH: Mode = Mode { gpu: false, precision: Precision::Offset };
+    pub const TRUTH: Mode = Mode {
+        gpu: false,
+        precision: Precision::Offset,
+    };
 
     /// Every mode in map order: the CPU modes, then the GPU modes.
     pub const ALL: [Mode; 5] = [
-        Mode { gpu: false, precision: Precision::F64 },
+        Mode {
+            gpu: false,
+            precision: Precision::F64,
+        },
         Mode::TRUTH,
-        Mode { gpu: true, precision: Precision::F32 },
-        Mode { gpu: true, precision: Precision::Offset },
-        Mode { gpu: true, precision: Precision::Df64 },
+        Mode {
+            gpu: true,
+            precision: Precision::F32,
+        },
+        Mode {
+            gpu: true,
+            precision: Precision::Offset,
+        },
+        Mode {
+            gpu: true,
+            precision: Precision::Df64,
+        },
     ];
 
     pub fn name(self) -> String {
-        format!("{} {}", if self.gpu { "gpu" } else { "cpu" }, self.precision)
+        format!(
+            "{} {}",
+            if self.gpu { "gpu" } else { "cpu" },
+            self.precision
+        )
     }
 }
 
@@ -117,14 +134,21 @@ pub fn precision_map(
         record_losses: true,
         precision: Precision::Offset,
     };
-    std::fs::create_dir_all(out).map_err(|source| SweepError::Write { path: out.to_path_buf(), source })?;
+    std::fs::create_dir_all(out).map_err(|source| SweepError::Write {
+        path: out.to_path_buf(),
+        source,
+    })?;
 
     let cells: Vec<CellSpec> = config
         .optimizers
         .iter()
         .flat_map(|&optimizer| {
             config.etas.iter().flat_map(move |&eta| {
-                config.alphas.iter().map(move |&alpha| CellSpec { optimizer, alpha, eta })
+                config.alphas.iter().map(move |&alpha| CellSpec {
+                    optimizer,
+                    alpha,
+                    eta,
+                })
             })
         })
         .collect();
@@ -134,14 +158,24 @@ pub fn precision_map(
     let mut results: Vec<(Mode, Vec<CellOutcome>, f64)> = Vec::new();
     let mut gpu: Option<GpuEngine> = None;
     for mode in modes {
-        let settings = TrainSettings { precision: mode.precision, ..settings.clone() };
-        let problem = Problem { data: &prepared, init: &init, settings: &settings };
+        let settings = TrainSettings {
+            precision: mode.precision,
+            ..settings.clone()
+        };
+        let problem = Problem {
+            data: &prepared,
+            init: &init,
+            settings: &settings,
+        };
         let engine: &mut dyn Engine = if mode.gpu {
             if gpu.is_none() {
                 match GpuEngine::new() {
                     Ok(engine) => gpu = Some(engine),
                     Err(err) => {
-                        warn!("precision map: skipping {} because no GPU engine opened: {err}", mode.name());
+                        warn!(
+                            "precision map: skipping {} because no GPU engine opened: {err}",
+                            mode.name()
+                        );
                         continue;
                     }
                 }
@@ -154,7 +188,11 @@ pub fn precision_map(
             warn!("precision map: skipping {}: {err}", mode.name());
             continue;
         }
-        info!("precision map: training {} cells in {}", cells.len(), mode.name());
+        info!(
+            "precision map: training {} cells in {}",
+            cells.len(),
+            mode.name()
+        );
         let started = Instant::now();
         let outcomes = engine.train(problem, &cells, &mut |_| {})?;
         let seconds = started.elapsed().as_secs_f64();
@@ -166,7 +204,13 @@ pub fn precision_map(
     let mut rows = Vec::new();
     for (mode, outcomes, seconds) in &results {
         for ((cell, outcome), reference) in cells.iter().zip(outcomes).zip(truth) {
-            rows.push(compare(*mode, cell, outcome, reference, *seconds / cells.len() as f64));
+            rows.push(compare(
+                *mode,
+                cell,
+                outcome,
+                reference,
+                *seconds / cells.len() as f64,
+            ));
         }
     }
     write_table(out, &rows)?;
@@ -177,7 +221,9 @@ pub fn precision_map(
 fn validate(config: &MapConfig) -> Result<(), SweepError> {
     let invalid = |message: String| Err(SweepError::InvalidSetting(message));
     if config.alphas.is_empty() || config.etas.is_empty() || config.optimizers.is_empty() {
-        return invalid("the precision map needs at least one alpha, one eta and one optimizer".into());
+        return invalid(
+            "the precision map needs at least one alpha, one eta and one optimizer".into(),
+        );
     }
     if config.steps == 0 {
         return invalid("--steps = 0 leaves nothing to compare; use at least 1".into());
@@ -189,12 +235,22 @@ fn validate(config: &MapConfig) -> Result<(), SweepError> {
 }
 
 /// Compares one cell of `mode` with the reference outcome of the same cell.
-fn compare(mode: Mode, cell: &CellSpec, outcome: &CellOutcome, reference: &CellOutcome, wall_s: f64) -> MapRow {
+fn compare(
+    mode: Mode,
+    cell: &CellSpec,
+    outcome: &CellOutcome,
+    reference: &CellOutcome,
+    wall_s: f64,
+) -> MapRow {
     let diverged = outcome.diverged_step.is_some();
     let last_change = |o: &CellOutcome| o.loss_changes.last().copied().unwrap_or(f64::NAN);
     let (loss_change, truth) = (last_change(outcome), last_change(reference));
     let usable = !diverged && reference.diverged_step.is_none();
-    let loss_change_error = if usable { relative_error(loss_change, truth) } else { f64::NAN };
+    let loss_change_error = if usable {
+        relative_error(loss_change, truth)
+    } else {
+        f64::NAN
+    };
     let output_error = if usable && !outcome.output_changes.is_empty() {
         vector_error(&outcome.output_changes, &reference.output_changes)
     } else {
@@ -211,7 +267,11 @@ fn compare(mode: Mode, cell: &CellSpec, outcome: &CellOutcome, reference: &CellO
         output_error,
         lost_update: outcome.lost_update,
         cancellation: outcome.cancellation,
-        trusted: if diverged { None } else { is_trusted(outcome.lost_update, outcome.cancellation) },
+        trusted: if diverged {
+            None
+        } else {
+            is_trusted(outcome.lost_update, outcome.cancellation)
+        },
         wall_s,
     }
 }
@@ -225,7 +285,11 @@ fn relative_error(value: f64, truth: f64) -> f64 {
 }
 
 fn vector_error(values: &[f64], truth: &[f64]) -> f64 {
-    let difference: f64 = values.iter().zip(truth).map(|(a, b)| (a - b) * (a - b)).sum();
+    let difference: f64 = values
+        .iter()
+        .zip(truth)
+        .map(|(a, b)| (a - b) * (a - b))
+        .sum();
     let norm: f64 = truth.iter().map(|b| b * b).sum();
     relative_error(difference.sqrt() + norm.sqrt(), norm.sqrt())
 }
@@ -234,7 +298,10 @@ fn write_table(out: &Path, rows: &[MapRow]) -> Result<(), SweepError> {
     let path = out.join(MAP_FILE);
     let mut writer = csv::Writer::from_writer(Vec::new());
     for row in rows {
-        writer.serialize(row).map_err(|source| SweepError::Csv { path: path.clone(), source })?;
+        writer.serialize(row).map_err(|source| SweepError::Csv {
+            path: path.clone(),
+            source,
+        })?;
     }
     let bytes = writer.into_inner().map_err(|e| SweepError::Write {
         path: path.clone(),
@@ -242,6 +309,9 @@ fn write_table(out: &Path, rows: &[MapRow]) -> Result<(), SweepError> {
     })?;
     write_atomically(&path, &bytes)
 }
+
+/// File-name part, title and row accessor of one error figure.
+type ErrorMetric = (&'static str, &'static str, fn(&MapRow) -> f64);
 
 /// Lays out one metric of every mode for one optimizer as error panels.
 fn panels_of(
@@ -253,7 +323,12 @@ fn panels_of(
 ) -> ErrorPanels {
     let per_mode = rows.len() / results.len();
     let count = config.alphas.len() * config.etas.len();
-    let first = config.optimizers.iter().position(|&o| o == optimizer).expect("optimizer in map") * count;
+    let first = config
+        .optimizers
+        .iter()
+        .position(|&o| o == optimizer)
+        .expect("optimizer in map")
+        * count;
     let mut errors = Vec::new();
     let mut untrusted = Vec::new();
     // The reference is exact by definition, so its panel is left out.
@@ -266,7 +341,11 @@ fn panels_of(
     ErrorPanels {
         log_alphas: config.alphas.iter().map(|a| a.log10()).collect(),
         log_etas: config.etas.iter().map(|e| e.log10()).collect(),
-        modes: results.iter().skip(1).map(|(mode, _, _)| mode.name()).collect(),
+        modes: results
+            .iter()
+            .skip(1)
+            .map(|(mode, _, _)| mode.name())
+            .collect(),
         errors,
         untrusted,
     }
@@ -286,9 +365,15 @@ fn write_figures(
         "{}, n = {}, h = {}, {} steps; error against the CPU float64 offset formulation",
         config.data, config.n_train, config.hidden, config.steps
     );
-    let metrics: [(&str, &str, fn(&MapRow) -> f64); 2] = [
-        ("loss_change", "relative error of L_T - L_0", |row| row.loss_change_error),
-        ("outputs", "relative error of f(theta_T) - f(theta_0)", |row| row.output_error),
+    let metrics: [ErrorMetric; 2] = [
+        ("loss_change", "relative error of L_T - L_0", |row| {
+            row.loss_change_error
+        }),
+        (
+            "outputs",
+            "relative error of f(theta_T) - f(theta_0)",
+            |row| row.output_error,
+        ),
     ];
     for &optimizer in &config.optimizers {
         for (slug, what, metric) in metrics {
@@ -296,7 +381,15 @@ fn write_figures(
             let stem = format!("precision_{slug}_{}", optimizer.name());
             let title = format!("{optimizer}: {what}");
             let formats = [ImageFormat::Png, ImageFormat::Svg];
-            let written = write_error_figure(out, &stem, &title, &context, &panels, ACCURACY_LIMIT, &formats)?;
+            let written = write_error_figure(
+                out,
+                &stem,
+                &title,
+                &context,
+                &panels,
+                ACCURACY_LIMIT,
+                &formats,
+            )?;
             figures.push((format!("{stem}.png"), written.caption));
         }
     }
@@ -307,7 +400,10 @@ fn write_figures(
 /// the dynamics amplify rounding there. All false when the map has no cpu f64 run.
 fn sensitive_cells(results: &[(Mode, Vec<CellOutcome>, f64)], rows: &[MapRow]) -> Vec<bool> {
     let per_mode = rows.len() / results.len();
-    let plain = Mode { gpu: false, precision: Precision::F64 };
+    let plain = Mode {
+        gpu: false,
+        precision: Precision::F64,
+    };
     match results.iter().position(|(mode, _, _)| *mode == plain) {
         Some(index) => rows[index * per_mode..(index + 1) * per_mode]
             .iter()
@@ -326,8 +422,12 @@ fn write_report(
 ) -> Result<PathBuf, SweepError> {
     let per_mode = rows.len() / results.len();
     let mut text = String::new();
-    let alphas = |values: &[f64]| {
-        values.iter().map(|v| format!("{v:e}")).collect::<Vec<_>>().join(", ")
+    let list = |values: &[f64]| {
+        values
+            .iter()
+            .map(|v| format!("{v:e}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     };
     let _ = writeln!(text, "# Precision map\n");
     let _ = writeln!(
@@ -335,8 +435,8 @@ fn write_report(
         "Data {}, {} training and {} test samples, hidden width {}, {} steps, seed {}.  ",
         config.data, config.n_train, config.n_test, config.hidden, config.steps, config.seed
     );
-    let _ = writeln!(text, "alpha: {}  ", alphas(&config.alphas));
-    let _ = writeln!(text, "eta: {}  ", alphas(&config.etas));
+    let _ = writeln!(text, "alpha: {}  ", list(&config.alphas));
+    let _ = writeln!(text, "eta: {}  ", list(&config.etas));
     let optimizers: Vec<&str> = config.optimizers.iter().map(|o| o.name()).collect();
     let _ = writeln!(text, "optimizers: {}\n", optimizers.join(", "));
     let _ = writeln!(
@@ -372,7 +472,10 @@ fn write_report(
             .filter(|(r, s)| !**s && !r.loss_change_error.is_nan())
             .map(|(r, _)| r)
             .collect();
-        let accurate = compared.iter().filter(|r| r.loss_change_error <= ACCURACY_LIMIT).count();
+        let accurate = compared
+            .iter()
+            .filter(|r| r.loss_change_error <= ACCURACY_LIMIT)
+            .count();
         let trusted_max = compared
             .iter()
             .filter(|r| r.trusted == Some(true))
