@@ -14,7 +14,7 @@ use super::output::{RUN_FILE, read_results, write_atomically, write_results};
 use super::record::CellRecord;
 use super::{RunOptions, SweepConfig, SweepError};
 use crate::cpu::CpuEngine;
-use crate::gpu::GpuEngine;
+use crate::gpu::{GpuDevice, GpuEngine};
 use crate::data::{self, DataSource, Prepared, SourceFile};
 use crate::engine::{
     BackendChoice, CellOutcome, CellSpec, Engine, EngineError, EngineEvent, Precision, Problem,
@@ -462,20 +462,31 @@ fn choose_engine(
 /// otherwise. On a CPU-hosted adapter such as lavapipe the CPU engine is several times
 /// faster, because it runs optimized GEMM on the same cores.
 fn choose_automatically() -> (Box<dyn Engine>, String) {
-    match GpuEngine::new() {
-        Ok(engine) if engine.device().is_real_gpu() => {
-            let reason = format!("--backend auto: found GPU '{}'", engine.device().info.name);
-            (Box::new(engine), reason)
+    // Only a real GPU gets its kernels compiled and measured; for a CPU-hosted adapter the
+    // device alone decides.
+    let device = match GpuDevice::new() {
+        Ok(device) => device,
+        Err(err) => {
+            return (Box::new(CpuEngine::new()), format!("--backend auto: no usable GPU ({err})"));
         }
-        Ok(engine) => {
-            let info = &engine.device().info;
-            let reason = format!(
-                "--backend auto: adapter '{}' is a {:?} device, where the CPU engine is faster",
-                info.name, info.device_type
-            );
-            (Box::new(CpuEngine::new()), reason)
+    };
+    if !device.is_real_gpu() {
+        let reason = format!(
+            "--backend auto: adapter '{}' is a {:?} device, where the CPU engine is faster",
+            device.info.name, device.info.device_type
+        );
+        return (Box::new(CpuEngine::new()), reason);
+    }
+    let name = device.info.name.clone();
+    match GpuEngine::with_device(device) {
+        Ok(engine) => (Box::new(engine), format!("--backend auto: found GPU '{name}'")),
+        Err(err) => {
+            warn!("GPU '{name}' failed to compile the kernels, so the CPU engine runs: {err}");
+            (
+                Box::new(CpuEngine::new()),
+                format!("--backend auto: GPU '{name}' failed to compile the kernels ({err})"),
+            )
         }
-        Err(err) => (Box::new(CpuEngine::new()), format!("--backend auto: no usable GPU ({err})")),
     }
 }
 
