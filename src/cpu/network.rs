@@ -558,10 +558,11 @@ impl Network<'_> {
                 correct += 1;
             }
         }
-        let scale = 1.0 / (alpha * alpha * self.n as f64);
+        // Dividing, not multiplying by a reciprocal, rounds once.
+        let denominator = alpha * alpha * self.n as f64;
         Fit {
-            loss: total * scale,
-            loss_change: if with_change { total_change * scale } else { f64::NAN },
+            loss: total / denominator,
+            loss_change: if with_change { total_change / denominator } else { f64::NAN },
             correct,
             output_norm: output_sq.sqrt(),
             change_norm: change_sq.sqrt(),
