@@ -2,11 +2,11 @@
 
 mod common;
 
-use common::Fixture;
+use common::{Fixture, cell};
 
 use lazysweep::cpu::CpuEngine;
 use lazysweep::engine::{CellOutcome, CellSpec, Engine, EngineEvent};
-use lazysweep::optim::OptimizerKind::{self, *};
+use lazysweep::optim::OptimizerKind::*;
 
 /// Builds the CPU tests' problem: 40 training and 30 test samples, d = 13, hidden = 9.
 fn fixture(steps: u64) -> Fixture {
@@ -15,10 +15,6 @@ fn fixture(steps: u64) -> Fixture {
 
 fn train(fixture: &Fixture, cells: &[CellSpec]) -> Vec<CellOutcome> {
     CpuEngine::new().train(fixture.problem(), cells, &mut |_| {}).unwrap()
-}
-
-fn cell(optimizer: OptimizerKind, alpha: f64, eta: f64) -> CellSpec {
-    CellSpec { optimizer, alpha, eta }
 }
 
 /// Asserts two outcomes are bit-identical, treating NaN fields as equal to NaN.

@@ -4,22 +4,16 @@
 //! Every test that needs a GPU prints a message and returns early when no GPU adapter
 //! exists, so the suite passes on machines without a Vulkan driver.
 
+mod common;
+
 use std::sync::OnceLock;
 
+use common::open_gpu_device;
+
 use lazysweep::gpu::{
-    DF64_MAX_RELATIVE_ERROR, Df64SelfTest, GpuDevice, GpuError, TwoProductSample, TwoSumSample,
+    DF64_MAX_RELATIVE_ERROR, Df64SelfTest, GpuError, TwoProductSample, TwoSumSample,
     df64_self_test, require_df64,
 };
-
-fn open_device() -> Option<GpuDevice> {
-    match GpuDevice::new() {
-        Ok(gpu) => Some(gpu),
-        Err(err) => {
-            eprintln!("skipping GPU test: {err}");
-            None
-        }
-    }
-}
 
 /// Runs the self-test once for all tests of this file, or returns None without an
 /// adapter.
@@ -27,7 +21,7 @@ fn measured() -> Option<&'static Df64SelfTest> {
     static RESULT: OnceLock<Option<Df64SelfTest>> = OnceLock::new();
     RESULT
         .get_or_init(|| {
-            let gpu = open_device()?;
+            let gpu = open_gpu_device()?;
             Some(df64_self_test(&gpu).expect("the df64 self-test kernel runs"))
         })
         .as_ref()
@@ -122,7 +116,7 @@ fn df64_polynomial_matches_f64() {
 
 #[test]
 fn require_df64_accepts_adapter() {
-    let Some(gpu) = open_device() else { return };
+    let Some(gpu) = open_gpu_device() else { return };
     if let Err(err) = require_df64(&gpu) {
         panic!("{err}");
     }

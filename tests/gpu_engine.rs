@@ -5,34 +5,15 @@
 
 mod common;
 
-use common::Fixture;
+use common::{Fixture, cell, describe, open_gpu_engine};
 
 use lazysweep::cpu::CpuEngine;
 use lazysweep::engine::{CellOutcome, CellSpec, Engine, EngineEvent, Precision};
-use lazysweep::gpu::GpuEngine;
 use lazysweep::optim::OptimizerKind::{self, *};
 
 /// Builds the GPU tests' problem: 64 training and 200 test samples, d = 20, hidden = 24.
 fn fixture(steps: u64) -> Fixture {
     Fixture::new(64, 200, 20, 24, 21, steps)
-}
-
-fn open_engine() -> Option<GpuEngine> {
-    match GpuEngine::new() {
-        Ok(engine) => Some(engine),
-        Err(err) => {
-            eprintln!("skipping GPU test: {err}");
-            None
-        }
-    }
-}
-
-fn cell(optimizer: OptimizerKind, alpha: f64, eta: f64) -> CellSpec {
-    CellSpec {
-        optimizer,
-        alpha,
-        eta,
-    }
 }
 
 /// Returns a learning rate per rule that trains without diverging at every alpha below.
@@ -55,13 +36,6 @@ fn grid() -> Vec<CellSpec> {
     cells
 }
 
-fn describe(cell: &CellSpec) -> String {
-    format!(
-        "{} alpha {:e} eta {:e}",
-        cell.optimizer, cell.alpha, cell.eta
-    )
-}
-
 /// Relative tolerance on each recorded loss of a cell with output scale `alpha`.
 ///
 /// Inputs and parameters are rounded to float32 (unit roundoff u = 2^-24), products sum
@@ -79,7 +53,7 @@ fn loss_tolerance(alpha: f64) -> f64 {
 
 #[test]
 fn loss_trajectories_match_cpu() {
-    let Some(mut gpu) = open_engine() else { return };
+    let Some(mut gpu) = open_gpu_engine() else { return };
     let fixture = fixture(30);
     let cells = grid();
     let expected = CpuEngine::new()
@@ -124,7 +98,7 @@ fn loss_trajectories_match_cpu() {
 
 #[test]
 fn metrics_match_cpu() {
-    let Some(mut gpu) = open_engine() else { return };
+    let Some(mut gpu) = open_gpu_engine() else { return };
     let fixture = fixture(30);
     let cells = grid();
     let expected = CpuEngine::new()
@@ -167,10 +141,10 @@ fn metrics_match_cpu() {
 
 #[test]
 fn chunked_batch_matches_whole() {
-    let Some(mut whole) = open_engine() else {
+    let Some(mut whole) = open_gpu_engine() else {
         return;
     };
-    let Some(mut chunked) = open_engine() else {
+    let Some(mut chunked) = open_gpu_engine() else {
         return;
     };
     // 64 training and 200 test samples in chunks of 17 (the last one short), and the 15
@@ -211,7 +185,7 @@ fn chunked_batch_matches_whole() {
 
 #[test]
 fn diverging_cell_is_isolated() {
-    let Some(mut gpu) = open_engine() else { return };
+    let Some(mut gpu) = open_gpu_engine() else { return };
     let fixture = fixture(30);
     let neighbours = [
         cell(Gd, 1.0, 1.0),
@@ -267,7 +241,7 @@ fn diverging_cell_is_isolated() {
 
 #[test]
 fn diverged_cell_reported_before_pass_ends() {
-    let Some(mut gpu) = open_engine() else { return };
+    let Some(mut gpu) = open_gpu_engine() else { return };
     // 100 steps span several submissions of 32, and the cell diverges in the first.
     let fixture = fixture(100);
     let cells = [cell(Gd, 1.0, 1.0), cell(Gd, 1.0, 1e8)];
@@ -322,7 +296,7 @@ fn assert_same_outcome(a: &CellOutcome, b: &CellOutcome, what: &str) {
 
 #[test]
 fn engine_names_backend_and_precision() {
-    let Some(gpu) = open_engine() else { return };
+    let Some(gpu) = open_gpu_engine() else { return };
     assert_eq!(gpu.name(), "gpu");
     assert_eq!(gpu.precision(Precision::F32).unwrap(), "float32");
     let err = gpu.precision(Precision::F64).unwrap_err().to_string();

@@ -3,19 +3,13 @@
 //! Every test prints a message and returns early when no GPU adapter exists, so the suite
 //! passes on machines without a Vulkan driver.
 
+mod common;
+
+use common::open_gpu_device;
+
 use lazysweep::gpu::{GpuDevice, GpuMatmul, MatmulConfig, MatmulShape, Operand};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-
-fn open_device() -> Option<GpuDevice> {
-    match GpuDevice::new() {
-        Ok(gpu) => Some(gpu),
-        Err(err) => {
-            eprintln!("skipping GPU test: {err}");
-            None
-        }
-    }
-}
 
 fn random(len: usize, seed: u64) -> Vec<f32> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -114,7 +108,7 @@ const SHAPES: [(u32, u32, u32); 4] = [(37, 53, 29), (1, 1, 1), (65, 7, 130), (8,
 
 #[test]
 fn row_major_products() {
-    let Some(gpu) = open_device() else { return };
+    let Some(gpu) = open_gpu_device() else { return };
     for (m, k, n) in SHAPES {
         let shape = plain(m, n, k);
         let a = random((m * k) as usize, 1);
@@ -126,7 +120,7 @@ fn row_major_products() {
 
 #[test]
 fn other_workgroup_shapes() {
-    let Some(gpu) = open_device() else { return };
+    let Some(gpu) = open_gpu_device() else { return };
     let configs = [
         MatmulConfig::registers(16, 4),
         MatmulConfig::registers(1, 64),
@@ -145,7 +139,7 @@ fn other_workgroup_shapes() {
 
 #[test]
 fn scaled_accumulating_product() {
-    let Some(gpu) = open_device() else { return };
+    let Some(gpu) = open_gpu_device() else { return };
     let (m, k, n) = (37, 53, 29);
     let shape = MatmulShape {
         scale: 0.125,
@@ -165,7 +159,7 @@ fn scaled_accumulating_product() {
 /// n x (cells h), and f and g = dL/df are [cell][sample][class].
 #[test]
 fn training_step_products() {
-    let Some(gpu) = open_device() else { return };
+    let Some(gpu) = open_gpu_device() else { return };
     let classes = 10;
     let configs = [MatmulConfig::default(), MatmulConfig::TILED];
     let cases = [(37u32, 53u32, 29u32, 3u32), (1, 1, 1, 1), (65, 7, 130, 2)];
@@ -268,7 +262,7 @@ fn training_step_products() {
 
 #[test]
 fn workgroup_shape_measured_on_adapter() {
-    let Some(gpu) = open_device() else { return };
+    let Some(gpu) = open_gpu_device() else { return };
     let (chosen, timings) = lazysweep::gpu::measure_matmul_config(&gpu).unwrap();
     assert_eq!(timings.len(), lazysweep::gpu::MATMUL_CANDIDATES.len());
     for timing in &timings {

@@ -8,13 +8,13 @@ mod common;
 
 use std::time::Instant;
 
-use common::Fixture;
+use common::{Fixture, cell, describe, open_gpu_device, open_gpu_engine};
 
 use lazysweep::cpu::CpuEngine;
 use lazysweep::engine::{
     CellOutcome, CellSpec, Engine, Precision, Problem, TRUST_LIMIT, TrainSettings, is_trusted,
 };
-use lazysweep::gpu::{GpuDevice, GpuEngine, GpuFunctions};
+use lazysweep::gpu::GpuFunctions;
 use lazysweep::model::activation::{BETA, logistic};
 use lazysweep::model::loss::soft_hinge_change;
 use lazysweep::model::{Activation, ActivationNorm};
@@ -27,31 +27,6 @@ const UNIT: f64 = 1.0 / 16_777_216.0;
 /// is one percentage point of accuracy.
 fn fixture(steps: u64) -> Fixture {
     Fixture::new(100, 200, 20, 24, 31, steps)
-}
-
-fn open_engine() -> Option<GpuEngine> {
-    match GpuEngine::new() {
-        Ok(engine) => Some(engine),
-        Err(err) => {
-            eprintln!("skipping GPU test: {err}");
-            None
-        }
-    }
-}
-
-fn cell(optimizer: OptimizerKind, alpha: f64, eta: f64) -> CellSpec {
-    CellSpec {
-        optimizer,
-        alpha,
-        eta,
-    }
-}
-
-fn describe(cell: &CellSpec) -> String {
-    format!(
-        "{} alpha {:e} eta {:e}",
-        cell.optimizer, cell.alpha, cell.eta
-    )
 }
 
 fn relative(a: f64, b: f64) -> f64 {
@@ -92,7 +67,7 @@ fn loss_tolerance(alpha: f64) -> f64 {
 
 #[test]
 fn offset_matches_cpu_offset() {
-    let Some(mut gpu) = open_engine() else { return };
+    let Some(mut gpu) = open_gpu_engine() else { return };
     let fixture = fixture(30);
     // Small learning rates keep every cell well-conditioned. RMSProp's first steps are
     // about eta sign(G), so at large eta a gradient entry near zero takes the sign of its
@@ -178,10 +153,10 @@ fn offset_matches_cpu_offset() {
 
 #[test]
 fn offset_chunked_batch_matches_whole() {
-    let Some(mut whole) = open_engine() else {
+    let Some(mut whole) = open_gpu_engine() else {
         return;
     };
-    let Some(mut chunked) = open_engine() else {
+    let Some(mut chunked) = open_gpu_engine() else {
         return;
     };
     // 100 training and 200 test samples in chunks of 17 (the last one short), so each
@@ -252,7 +227,7 @@ fn corner_cells() -> Vec<CellSpec> {
 
 #[test]
 fn corner_float32_untrusted_offset_tracks_cpu() {
-    let Some(mut gpu) = open_engine() else { return };
+    let Some(mut gpu) = open_gpu_engine() else { return };
     let fixture = fixture(20);
     let cells = corner_cells();
     let expected = train(&mut CpuEngine::new(), &fixture, Precision::Offset, &cells);
@@ -313,7 +288,7 @@ fn corner_float32_untrusted_offset_tracks_cpu() {
 
 #[test]
 fn float32_measures_on_well_conditioned_cell() {
-    let Some(mut gpu) = open_engine() else { return };
+    let Some(mut gpu) = open_gpu_engine() else { return };
     let fixture = fixture(30);
     let cells = [cell(Gd, 1.0, 0.5), cell(ModifiedAdam, 1e-1, 1e-2)];
     let expected = train(&mut CpuEngine::new(), &fixture, Precision::F64, &cells);
@@ -374,16 +349,6 @@ fn float32_measures_on_well_conditioned_cell() {
     }
 }
 
-fn open_device() -> Option<GpuDevice> {
-    match GpuDevice::new() {
-        Ok(gpu) => Some(gpu),
-        Err(err) => {
-            eprintln!("skipping GPU test: {err}");
-            None
-        }
-    }
-}
-
 /// Returns `count` values spread over [low, high], with the ends included.
 fn spread(low: f64, high: f64, count: usize) -> Vec<f32> {
     (0..count)
@@ -393,7 +358,7 @@ fn spread(low: f64, high: f64, count: usize) -> Vec<f32> {
 
 #[test]
 fn expm1_and_log1p_match_float64() {
-    let Some(gpu) = open_device() else { return };
+    let Some(gpu) = open_gpu_device() else { return };
     let functions = GpuFunctions::new(&gpu).unwrap();
 
     // 1001 values, not a multiple of the 64-invocation workgroup, and tiny arguments.
@@ -445,7 +410,7 @@ fn expm1_and_log1p_match_float64() {
 
 #[test]
 fn soft_hinge_change_matches_float64() {
-    let Some(gpu) = open_device() else { return };
+    let Some(gpu) = open_gpu_device() else { return };
     let functions = GpuFunctions::new(&gpu).unwrap();
     // Both branches: |20 F| <= 1 and above, for both targets; 2 x 333 values.
     let mut outputs = spread(-0.3, 0.3, 333);
@@ -482,7 +447,7 @@ fn soft_hinge_change_matches_float64() {
 
 #[test]
 fn activation_change_matches_float64() {
-    let Some(gpu) = open_device() else { return };
+    let Some(gpu) = open_gpu_device() else { return };
     let functions = GpuFunctions::new(&gpu).unwrap();
     let activation = Activation::normalized(ActivationNorm::SecondMoment);
     // 37 rows of 3 cells x 13 units: 1443 values, not a multiple of 64.
@@ -562,7 +527,7 @@ fn activation_change_matches_float64() {
 
 #[test]
 fn engine_names_offset_precision() {
-    let Some(gpu) = open_engine() else { return };
+    let Some(gpu) = open_gpu_engine() else { return };
     assert_eq!(gpu.precision(Precision::Offset).unwrap(), "offset-float32");
     let err = gpu.precision(Precision::Df64).unwrap_err().to_string();
     assert!(err.contains("--precision df64"), "{err}");
@@ -574,7 +539,7 @@ fn engine_names_offset_precision() {
 #[test]
 #[ignore = "timing: run with --ignored --nocapture"]
 fn offset_step_time() {
-    let Some(mut gpu) = open_engine() else { return };
+    let Some(mut gpu) = open_gpu_engine() else { return };
     let mut fixture = Fixture::new(500, 100, 784, 100, 41, 4);
     fixture.settings.record_losses = false;
     let cells: Vec<CellSpec> = OptimizerKind::ALL

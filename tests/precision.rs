@@ -3,14 +3,14 @@
 
 mod common;
 
-use common::Fixture;
+use common::{Fixture, cell};
 
 use lazysweep::cpu::{CpuEngine, loss_and_gradient};
 use lazysweep::engine::{CellOutcome, CellSpec, Engine, Precision, TrainSettings, is_trusted};
 use lazysweep::model::activation::{BETA, logistic};
 use lazysweep::model::loss::{BETA_LOSS, soft_hinge, soft_hinge_change};
 use lazysweep::model::{Activation, ActivationNorm};
-use lazysweep::optim::OptimizerKind::{self, *};
+use lazysweep::optim::OptimizerKind::*;
 
 /// 48 training and 40 test samples, d = 15, hidden = 11.
 fn fixture(steps: u64) -> Fixture {
@@ -27,14 +27,6 @@ fn train(fixture: &Fixture, precision: Precision, cells: &[CellSpec]) -> Vec<Cel
         ..fixture.problem()
     };
     CpuEngine::new().train(problem, cells, &mut |_| {}).unwrap()
-}
-
-fn cell(optimizer: OptimizerKind, alpha: f64, eta: f64) -> CellSpec {
-    CellSpec {
-        optimizer,
-        alpha,
-        eta,
-    }
 }
 
 fn relative(a: f64, b: f64) -> f64 {

@@ -1,11 +1,12 @@
-//! Small synthetic problems shared by the integration tests.
+//! Small synthetic problems and GPU set-up shared by the integration tests.
 
 #![allow(dead_code)]
 
 use lazysweep::data::Prepared;
-use lazysweep::engine::{Precision, Problem, TrainSettings};
+use lazysweep::engine::{CellSpec, Precision, Problem, TrainSettings};
+use lazysweep::gpu::{GpuDevice, GpuEngine};
 use lazysweep::model::{Activation, ActivationNorm, CLASSES, InitialWeights};
-use lazysweep::optim::OptimizerSettings;
+use lazysweep::optim::{OptimizerKind, OptimizerSettings};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
@@ -92,5 +93,37 @@ impl Fixture {
 
     pub fn gpu_problem(&self) -> Problem<'_> {
         Problem { data: &self.data, init: &self.init, settings: &self.gpu_settings }
+    }
+}
+
+pub fn cell(optimizer: OptimizerKind, alpha: f64, eta: f64) -> CellSpec {
+    CellSpec { optimizer, alpha, eta }
+}
+
+/// Returns a cell's label for assertion messages.
+pub fn describe(cell: &CellSpec) -> String {
+    format!("{} alpha {:e} eta {:e}", cell.optimizer, cell.alpha, cell.eta)
+}
+
+/// Opens the GPU engine, or prints why and returns None when no adapter exists, so that
+/// GPU tests pass on machines without a Vulkan driver.
+pub fn open_gpu_engine() -> Option<GpuEngine> {
+    match GpuEngine::new() {
+        Ok(engine) => Some(engine),
+        Err(err) => {
+            eprintln!("skipping GPU test: {err}");
+            None
+        }
+    }
+}
+
+/// Opens a GPU device, or prints why and returns None when no adapter exists.
+pub fn open_gpu_device() -> Option<GpuDevice> {
+    match GpuDevice::new() {
+        Ok(gpu) => Some(gpu),
+        Err(err) => {
+            eprintln!("skipping GPU test: {err}");
+            None
+        }
     }
 }
