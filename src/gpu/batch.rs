@@ -585,15 +585,7 @@ impl Plan<'_> {
         let rows = rows as u32;
         let first = start == 0;
 
-        let loss_params = LossParams {
-            rows,
-            row_offset: start as u32,
-            cells: k,
-            samples: self.problem.data.n_train() as u32,
-            record: u32::from(self.problem.settings.record_losses),
-            divergence_factor: self.problem.settings.divergence_factor as f32,
-            pad: [0; 2],
-        };
+        let loss_params = self.loss_params(rows, start as u32);
         let loss = self.kernels.loss_rows.dispatch(
             device,
             &[
@@ -743,19 +735,24 @@ impl Plan<'_> {
         })
     }
 
-    fn finish_loss(&self) -> Dispatch {
-        let (k, ..) = self.dims();
-        let b = self.buffers;
+    /// Returns the loss kernels' uniform for a chunk of `rows` samples from `row_offset`.
+    fn loss_params(&self, rows: u32, row_offset: u32) -> LossParams {
         let settings = self.problem.settings;
-        let params = LossParams {
-            rows: 0,
-            row_offset: 0,
-            cells: k,
+        LossParams {
+            rows,
+            row_offset,
+            cells: self.dims().0,
             samples: self.problem.data.n_train() as u32,
             record: u32::from(settings.record_losses),
             divergence_factor: settings.divergence_factor as f32,
             pad: [0; 2],
-        };
+        }
+    }
+
+    fn finish_loss(&self) -> Dispatch {
+        let (k, ..) = self.dims();
+        let b = self.buffers;
+        let params = self.loss_params(0, 0);
         self.kernels.finish_loss.dispatch(
             self.device(),
             &[
