@@ -266,7 +266,8 @@ fn workgroup_shape_measured_on_adapter() {
     let (chosen, timings) = lazysweep::gpu::measure_matmul_config(&gpu).unwrap();
     assert_eq!(timings.len(), lazysweep::gpu::MATMUL_CANDIDATES.len());
     for timing in &timings {
-        assert!(timing.seconds.is_finite() && timing.seconds > 0.0, "{timing:?}");
+        assert!(timing.seconds.is_finite(), "{timing:?}");
+        assert!(timing.seconds > 0.0, "{timing:?}");
     }
     let fastest = timings.iter().map(|t| t.seconds).fold(f64::INFINITY, f64::min);
     let chosen_time = timings.iter().find(|t| t.config == chosen).unwrap().seconds;

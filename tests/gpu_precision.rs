@@ -338,8 +338,8 @@ fn float32_measures_on_well_conditioned_cell() {
             .skip(1)
         {
             // The plain float32 change is formed from f - f0, whose relative error is the
-            // cancellation estimate, on top of the 1e-4 that the losses themselves allow;
-            // against L_t both are relative to the loss.
+            // cancellation estimate. That adds to the 1e-4 of L_t that the losses
+            // themselves allow.
             let bound = 1e-4 * loss.abs() + 64.0 * gpu.cancellation * c.abs();
             assert!(
                 (g - c).abs() <= bound,

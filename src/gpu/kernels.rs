@@ -140,10 +140,12 @@ impl Dispatch {
 /// Rows and columns of C that one invocation of the matrix-product kernel computes.
 pub const MATMUL_BLOCK: u32 = 8;
 
-/// Choice of matrix-product kernel: matmul.wgsl, whose invocations each compute an 8 x 8
-/// block of C from registers alone, in a workgroup of `group_x` x `group_y` invocations,
-/// or matmul_tiled.wgsl (`tiled`), whose 16 x 16 workgroups stage 64 x 64 tiles in
-/// workgroup memory. The tiled kernel ignores `group_x` and `group_y`.
+/// Choice of matrix-product kernel and its workgroup shape.
+///
+/// In matmul.wgsl each invocation computes an 8 x 8 block of C from registers alone, in
+/// workgroups of `group_x` x `group_y` invocations. In matmul_tiled.wgsl (`tiled`), 16 x 16
+/// workgroups stage the operands of a 64 x 64 block of C in workgroup memory, and
+/// `group_x` and `group_y` are ignored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MatmulConfig {
     /// Invocations along columns of blocks.
@@ -154,7 +156,7 @@ pub struct MatmulConfig {
 }
 
 impl MatmulConfig {
-    /// The register-blocked kernel in `group_x` x `group_y` workgroups.
+    /// Returns the register-blocked kernel in `group_x` x `group_y` workgroups.
     pub const fn registers(group_x: u32, group_y: u32) -> Self {
         Self { group_x, group_y, tiled: false }
     }

@@ -10,7 +10,7 @@
 //! Kernels are WGSL files in `shaders/`: matrix products (matmul.wgsl), the activation
 //! and its offset form (activation.wgsl), the loss, its change and its gradient
 //! (loss.wgsl), the optimizer update with its rounding measure (update.wgsl) and the final
-//! metrics (metrics.wgsl). functions.wgsl holds the float32 softplus, logistic, expm1 and
+//! metrics (metrics.wgsl). functions.wgsl contains the float32 softplus, logistic, expm1 and
 //! log1p, and is prepended to activation.wgsl and loss.wgsl. df64.wgsl is a library of
 //! double-float arithmetic that kernels prepend, checked on the adapter by
 //! df64_selftest.wgsl.

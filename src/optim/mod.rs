@@ -270,7 +270,7 @@ impl Update {
     }
 }
 
-/// What one application of an update did to a block of parameters.
+/// Outcome of applying an update to a block of parameters.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Applied {
     /// Whether every new value is finite.
@@ -364,7 +364,7 @@ mod tests {
         assert_eq!(theta[0], 1.0);
         assert_eq!(applied.lost, applied.intended);
 
-        // u = 0.25 is exact in binary, so nothing is lost.
+        // 1 - 0.25 = 0.75 is exact in binary, so nothing is lost.
         let update = Update::new(OptimizerKind::Gd, 0.25, 1.0, &settings, 0);
         let applied = update.apply_measured(&mut theta, &[1.0], &mut [], &mut []);
         assert_eq!(theta[0], 0.75);

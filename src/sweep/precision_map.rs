@@ -4,7 +4,7 @@
 //! For each mode and cell the map records the relative error of the final loss change
 //! L_T - L_0 and of the final output change f(theta_T) - f(theta_0) on the training set,
 //! with the mode's own rounding measures, so a reader can check both where each mode is
-//! accurate and whether its trust flag says so.
+//! accurate and whether its trust flag agrees.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
