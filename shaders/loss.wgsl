@@ -8,8 +8,9 @@
 // `loss_rows` handles one (sample, cell) pair per invocation and writes the sample's loss
 // term, its change from theta_0 and the squared norms of f and f - f0; `finish_loss` then
 // adds the terms of each cell in a fixed order, so the result does not depend on
-// scheduling. In the offset formulation f already holds f - f0 and f0 is zero.
-// functions.wgsl is prepended to this file.
+// scheduling. In the offset formulation f already holds f - f0 and f0 is zero. With
+// `df64_sums` set, `finish_loss` adds the loss terms and their changes in df64.
+// functions.wgsl and df64.wgsl are prepended to this file.
 
 struct Params {
     // Samples in this chunk, and the index of its first sample in the training set.
@@ -21,8 +22,10 @@ struct Params {
     // 1 when every step's loss and loss change are written to `losses` and `loss_changes`.
     record: u32,
     divergence_factor: f32,
-    _pad0: u32,
-    _pad1: u32,
+    // 1 when finish_loss adds the loss terms and loss changes in df64.
+    df64_sums: u32,
+    // Always 0, read at run time by the df64 guard.
+    zero: u32,
 }
 
 struct Cell {
@@ -151,14 +154,29 @@ fn finish_loss(@builtin(global_invocation_id) id: vec3<u32>) {
     let first = cell * params.samples;
     var total = vec4<f32>(0.0);
     var correct = 0u;
-    for (var start = 0u; start < params.samples; start += SUM_BLOCK) {
-        let end = min(start + SUM_BLOCK, params.samples);
-        var block = vec4<f32>(0.0);
-        for (var i = start; i < end; i++) {
-            block += row_terms[first + i];
+    if (params.df64_sums != 0u) {
+        df64_set_guard(params.zero);
+        var loss_sum = df64_from_f32(0.0);
+        var change_sum = df64_from_f32(0.0);
+        for (var i = 0u; i < params.samples; i++) {
+            let terms = row_terms[first + i];
+            loss_sum = df64_add_f32(loss_sum, terms.x);
+            change_sum = df64_add_f32(change_sum, terms.y);
+            total += vec4<f32>(0.0, 0.0, terms.z, terms.w);
             correct += row_correct[first + i];
         }
-        total += block;
+        total.x = df64_to_f32(loss_sum);
+        total.y = df64_to_f32(change_sum);
+    } else {
+        for (var start = 0u; start < params.samples; start += SUM_BLOCK) {
+            let end = min(start + SUM_BLOCK, params.samples);
+            var block = vec4<f32>(0.0);
+            for (var i = start; i < end; i++) {
+                block += row_terms[first + i];
+                correct += row_correct[first + i];
+            }
+            total += block;
+        }
     }
     let loss = total.x * cells[cell].loss_scale;
 

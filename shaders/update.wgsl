@@ -16,6 +16,12 @@
 // reduce their invocations' sums into `partial`, and `finish_measure` adds the partial
 // sums of each cell in a fixed order to the cell state's sums over the measured steps. WGSL has no floating-point atomics, and the fixed order makes the
 // sums independent of scheduling.
+//
+// `update_df64` and `update_df64_measured` apply the same steps to parameters held in
+// double-float: `theta` holds theta as df64 pairs, the step subtracts u in df64, and `w`
+// receives delta = theta - theta_0 rounded to f32, which the other kernels read as in the
+// offset formulation. The rounding they measure is that of the df64 subtraction. df64.wgsl
+// is prepended to this file.
 
 struct Params {
     count: u32,
@@ -34,7 +40,8 @@ struct Params {
     one: f32,
     // Workgroups per cell in update_measured.
     parts: u32,
-    _pad1: u32,
+    // Always 0, read at run time by the df64 guard.
+    zero: u32,
     _pad2: u32,
     _pad3: u32,
 }
@@ -104,6 +111,10 @@ const GROUP: u32 = 64u;
 @group(0) @binding(14) var<storage, read> partial_w1: array<vec2<f32>>;
 @group(0) @binding(15) var<storage, read_write> cell_states: array<CellState>;
 @group(0) @binding(16) var<uniform> measure: MeasureParams;
+// update_df64: theta of every cell as df64 pairs, stacked like w, and theta_0's block as df64
+// pairs, shared by every cell.
+@group(0) @binding(17) var<storage, read_write> theta: array<vec2<f32>>;
+@group(0) @binding(18) var<storage, read> theta_start: array<vec2<f32>>;
 
 var<workgroup> group_sums: array<vec2<f32>, GROUP>;
 
@@ -145,27 +156,86 @@ fn rule_update(i: u32, cell: Cell) -> f32 {
     return u;
 }
 
-@compute @workgroup_size(64)
-fn update(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let i = id.x + id.y * groups.x * 64u;
-    if (i >= params.count) {
-        return;
-    }
-    let cell_index = i / params.block;
-    if (state[cell_index].diverged_step != NOT_DIVERGED) {
-        return;
-    }
-    let value = w[i] - rule_update(i, cells[cell_index]);
+// Applies the step to element i of `w` and returns the rounding error of w - u and |u|.
+// |(new - old) + u| is that error because new - old is exact while |u| <= |old|
+// (Sterbenz).
+fn step_f32(i: u32, cell_index: u32, cell: Cell) -> vec2<f32> {
+    let old = w[i];
+    let u = rule_update(i, cell);
+    let value = old - u;
     w[i] = value;
     if (!is_finite(value)) {
         atomicStore(&non_finite[cell_index], 1u);
     }
+    return vec2<f32>(abs((value * params.one - old) + u), abs(u));
+}
+
+// Applies the step to element i of `theta` in df64, writes delta = theta - theta_0 to `w`
+// and returns the rounding error of theta - u and |u|. The error is measured as
+// (new - old) + u in df64, where new - old of two nearby df64 values is exact to about
+// 2^-48 of the difference.
+fn step_df64(i: u32, cell_index: u32, cell: Cell) -> vec2<f32> {
+    let old = theta[i];
+    let u = rule_update(i, cell);
+    let value = df64_add_f32(old, -u);
+    theta[i] = value;
+    w[i] = df64_to_f32(df64_sub(value, theta_start[i % params.block]));
+    if (!is_finite(value.x)) {
+        atomicStore(&non_finite[cell_index], 1u);
+    }
+    let lost = df64_to_f32(df64_add_f32(df64_sub(value, old), u));
+    return vec2<f32>(abs(lost), abs(u));
+}
+
+// Returns the element index of an invocation of a two-dimensional dispatch of 64-wide
+// workgroups.
+fn element(id: vec3<u32>, groups: vec3<u32>) -> u32 {
+    return id.x + id.y * groups.x * GROUP;
+}
+
+@compute @workgroup_size(64)
+fn update(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let i = element(id, groups);
+    if (i >= params.count) {
+        return;
+    }
+    let cell_index = i / params.block;
+    if (state[cell_index].diverged_step == NOT_DIVERGED) {
+        step_f32(i, cell_index, cells[cell_index]);
+    }
+}
+
+@compute @workgroup_size(64)
+fn update_df64(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    df64_set_guard(params.zero);
+    let i = element(id, groups);
+    if (i >= params.count) {
+        return;
+    }
+    let cell_index = i / params.block;
+    if (state[cell_index].diverged_step == NOT_DIVERGED) {
+        step_df64(i, cell_index, cells[cell_index]);
+    }
+}
+
+// Reduces the invocations' (lost, |u|) sums of workgroup (part, cell) and writes them to
+// partial[cell * parts + part]. Called in uniform control flow by every invocation.
+fn store_group_sums(local: u32, part: u32, cell_index: u32, sums: vec2<f32>) {
+    group_sums[local] = sums;
+    workgroupBarrier();
+    for (var half = GROUP / 2u; half > 0u; half /= 2u) {
+        if (local < half) {
+            group_sums[local] += group_sums[local + half];
+        }
+        workgroupBarrier();
+    }
+    if (local == 0u) {
+        partial[cell_index * params.parts + part] = group_sums[0];
+    }
 }
 
 // The update with its rounding measured. Workgroup (part, cell) covers the elements
-// part * 64 + local + j * parts * 64 of the cell's block and writes its sums of
-// |(new - old) + u| and |u| to partial[cell * parts + part]. new - old is exact while
-// |u| <= |old| (Sterbenz), so the first sum is the rounding error of old - u.
+// part * 64 + local + j * parts * 64 of the cell's block.
 @compute @workgroup_size(64)
 fn update_measured(
     @builtin(local_invocation_index) local: u32,
@@ -178,29 +248,29 @@ fn update_measured(
         let cell = cells[cell_index];
         let first = cell_index * params.block;
         for (var e = part * GROUP + local; e < params.block; e += params.parts * GROUP) {
-            let i = first + e;
-            let old = w[i];
-            let u = rule_update(i, cell);
-            let value = old - u;
-            w[i] = value;
-            if (!is_finite(value)) {
-                atomicStore(&non_finite[cell_index], 1u);
-            }
-            sums += vec2<f32>(abs((value * params.one - old) + u), abs(u));
+            sums += step_f32(first + e, cell_index, cell);
         }
     }
+    store_group_sums(local, part, cell_index, sums);
+}
 
-    group_sums[local] = sums;
-    workgroupBarrier();
-    for (var half = GROUP / 2u; half > 0u; half /= 2u) {
-        if (local < half) {
-            group_sums[local] += group_sums[local + half];
+@compute @workgroup_size(64)
+fn update_df64_measured(
+    @builtin(local_invocation_index) local: u32,
+    @builtin(workgroup_id) group: vec3<u32>,
+) {
+    df64_set_guard(params.zero);
+    let part = group.x;
+    let cell_index = group.y;
+    var sums = vec2<f32>(0.0);
+    if (state[cell_index].diverged_step == NOT_DIVERGED) {
+        let cell = cells[cell_index];
+        let first = cell_index * params.block;
+        for (var e = part * GROUP + local; e < params.block; e += params.parts * GROUP) {
+            sums += step_df64(first + e, cell_index, cell);
         }
-        workgroupBarrier();
     }
-    if (local == 0u) {
-        partial[cell_index * params.parts + part] = group_sums[0];
-    }
+    store_group_sums(local, part, cell_index, sums);
 }
 
 // One invocation per cell: adds the partial sums of W0 and W1 in order to the cell's sums
@@ -228,7 +298,7 @@ fn finish_measure(@builtin(global_invocation_id) id: vec3<u32>) {
 // the full W1 = W1_0 + delta W1 that the backward pass of the offset formulation needs.
 @compute @workgroup_size(64)
 fn total_from_start(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let i = id.x + id.y * groups.x * 64u;
+    let i = element(id, groups);
     if (i >= params.count) {
         return;
     }

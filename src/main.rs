@@ -176,9 +176,10 @@ struct SweepArgs {
     /// Engine: cpu (float64), gpu (float32, wgpu), or auto (gpu only on a real GPU).
     #[arg(long, default_value = "auto")]
     backend: BackendChoice,
-    /// Arithmetic: f64 (CPU), f32 (GPU) or offset (training computed in theta - theta_0:
-    /// float64 on the CPU, float32 on the GPU) [default: f64 on the CPU, offset on the
-    /// GPU]. df64 (GPU double-float) is not available yet and is rejected.
+    /// Arithmetic: f64 (CPU), f32 (GPU), offset (training computed in theta - theta_0:
+    /// float64 on the CPU, float32 on the GPU) or df64 (GPU: offset with theta, its
+    /// updates and the output and loss sums in double-float) [default: f64 on the CPU,
+    /// offset on the GPU].
     #[arg(long)]
     precision: Option<Precision>,
     /// Normalization of the softplus constant a: second-moment or variance.

@@ -1,5 +1,5 @@
-//! The rounding measures and the offset formulation of the float32 GPU engine, against
-//! the float64 CPU engine and against float64 evaluations of its float32 functions.
+//! The rounding measures, the offset formulation and the df64 mode of the GPU engine,
+//! against the float64 CPU engine and against float64 evaluations of its float32 functions.
 //!
 //! Every test prints a message and returns early when no GPU adapter exists, so the suite
 //! passes on machines without a Vulkan driver.
@@ -67,7 +67,20 @@ fn loss_tolerance(alpha: f64) -> f64 {
 
 #[test]
 fn offset_matches_cpu_offset() {
-    let Some(mut gpu) = open_gpu_engine() else { return };
+    matches_cpu_offset(Precision::Offset);
+}
+
+#[test]
+fn df64_matches_cpu_offset() {
+    matches_cpu_offset(Precision::Df64);
+}
+
+/// Trains every optimizer at alpha from 1e-2 to 1e2 in `precision` on the GPU and in the
+/// offset formulation on the CPU, and compares losses, accuracies and measures.
+fn matches_cpu_offset(precision: Precision) {
+    let Some(mut gpu) = open_gpu_engine() else {
+        return;
+    };
     let fixture = fixture(30);
     // Small learning rates keep every cell well-conditioned. RMSProp's first steps are
     // about eta sign(G), so at large eta a gradient entry near zero takes the sign of its
@@ -87,7 +100,7 @@ fn offset_matches_cpu_offset() {
         }
     }
     let expected = train(&mut CpuEngine::new(), &fixture, Precision::Offset, &cells);
-    let actual = train(&mut gpu, &fixture, Precision::Offset, &cells);
+    let actual = train(&mut gpu, &fixture, precision, &cells);
 
     let mut worst = 0.0f64;
     for ((cell, cpu), gpu) in cells.iter().zip(&expected).zip(&actual) {
@@ -146,9 +159,9 @@ fn offset_matches_cpu_offset() {
             gpu.lost_update,
             gpu.cancellation
         );
-        assert_eq!(gpu.cancellation, UNIT, "{label}: offset cancellation");
+        assert_eq!(gpu.cancellation, UNIT, "{label}: {precision} cancellation");
     }
-    eprintln!("largest relative loss difference: {worst:e}");
+    eprintln!("{precision}: largest relative loss difference {worst:e}");
 }
 
 #[test]
@@ -226,69 +239,100 @@ fn corner_cells() -> Vec<CellSpec> {
 }
 
 #[test]
-fn corner_float32_untrusted_offset_tracks_cpu() {
-    let Some(mut gpu) = open_gpu_engine() else { return };
+fn corner_float32_untrusted_offset_and_df64_track_cpu() {
+    let Some(mut gpu) = open_gpu_engine() else {
+        return;
+    };
     let fixture = fixture(20);
     let cells = corner_cells();
     let expected = train(&mut CpuEngine::new(), &fixture, Precision::Offset, &cells);
     let plain = train(&mut gpu, &fixture, Precision::F32, &cells);
-    let offset = train(&mut gpu, &fixture, Precision::Offset, &cells);
-
-    for (((cell, cpu), plain), offset) in cells.iter().zip(&expected).zip(&plain).zip(&offset) {
+    for (cell, plain) in cells.iter().zip(&plain) {
         let label = describe(cell);
         eprintln!(
-            "{label}: float32 lost update {:e}, cancellation {:e}; offset lost update {:e}",
-            plain.lost_update, plain.cancellation, offset.lost_update
+            "{label}: float32 lost update {:e}, cancellation {:e}",
+            plain.lost_update, plain.cancellation
         );
         assert_eq!(
             is_trusted(plain.lost_update, plain.cancellation),
             Some(false),
             "{label}: plain float32 is trusted"
         );
-        assert_eq!(
-            is_trusted(offset.lost_update, offset.cancellation),
-            Some(true),
-            "{label}: offset float32 is not trusted"
-        );
-        assert_eq!(
-            offset.loss_changes.len(),
-            cpu.loss_changes.len(),
-            "{label}: recorded changes"
-        );
-        let mut worst = 0.0f64;
-        for (t, (&g, &c)) in offset
-            .loss_changes
-            .iter()
-            .zip(&cpu.loss_changes)
-            .enumerate()
-            .skip(1)
-        {
-            let error = relative(g, c);
-            worst = worst.max(error);
-            // Both engines compute L_t - L_0 from f - f_0 without cancellation, so the
-            // float32 one carries only float32 rounding of a well-conditioned sum.
-            assert!(
-                error <= 1e-4,
-                "{label}: L_{t} - L_0 is {g} on the GPU, {c} on the CPU"
-            );
-        }
-        eprintln!("{label}: largest relative loss-change difference {worst:e}");
-
-        // The final output changes f(theta_T) - f(theta_0) agree to float32 rounding of
-        // the change itself, as the loss changes do.
-        assert_eq!(offset.output_changes.len(), cpu.output_changes.len(), "{label}: outputs");
-        assert!(!cpu.output_changes.is_empty(), "{label}: no output changes recorded");
-        let difference: f64 =
-            offset.output_changes.iter().zip(&cpu.output_changes).map(|(g, c)| (g - c) * (g - c)).sum();
-        let norm: f64 = cpu.output_changes.iter().map(|c| c * c).sum();
-        let output_error = (difference / norm).sqrt();
-        assert!(output_error <= 1e-4, "{label}: output change error {output_error:e}");
     }
+    for precision in [Precision::Offset, Precision::Df64] {
+        let actual = train(&mut gpu, &fixture, precision, &cells);
+        for ((cell, cpu), gpu) in cells.iter().zip(&expected).zip(&actual) {
+            let label = format!("{precision} {}", describe(cell));
+            tracks_cpu_offset(&label, gpu, cpu);
+        }
+    }
+}
+
+/// Checks that a corner cell trained on the GPU is trusted and that its loss changes at
+/// every step and its final output changes agree with the CPU offset engine's to 1e-4.
+fn tracks_cpu_offset(label: &str, gpu: &CellOutcome, cpu: &CellOutcome) {
+    eprintln!("{label}: lost update {:e}", gpu.lost_update);
+    assert_eq!(
+        is_trusted(gpu.lost_update, gpu.cancellation),
+        Some(true),
+        "{label}: not trusted"
+    );
+    assert_eq!(
+        gpu.loss_changes.len(),
+        cpu.loss_changes.len(),
+        "{label}: recorded changes"
+    );
+    let mut worst = 0.0f64;
+    for (t, (&g, &c)) in gpu
+        .loss_changes
+        .iter()
+        .zip(&cpu.loss_changes)
+        .enumerate()
+        .skip(1)
+    {
+        let error = relative(g, c);
+        worst = worst.max(error);
+        // Both engines compute L_t - L_0 from f - f_0 without cancellation. The GPU's
+        // error is float32 rounding of a well-conditioned sum in offset; df64 also loses
+        // the part of each update below 2^-48 of theta, about 1e-5 of an update of 1e-10.
+        assert!(
+            error <= 1e-4,
+            "{label}: L_{t} - L_0 is {g} on the GPU, {c} on the CPU"
+        );
+    }
+    eprintln!("{label}: largest relative loss-change difference {worst:e}");
+
+    // The final output changes f(theta_T) - f(theta_0) agree to float32 rounding of the
+    // change itself, as the loss changes do.
+    assert_eq!(
+        gpu.output_changes.len(),
+        cpu.output_changes.len(),
+        "{label}: outputs"
+    );
+    assert!(
+        !cpu.output_changes.is_empty(),
+        "{label}: no output changes recorded"
+    );
+    let difference: f64 = gpu
+        .output_changes
+        .iter()
+        .zip(&cpu.output_changes)
+        .map(|(g, c)| (g - c) * (g - c))
+        .sum();
+    let norm: f64 = cpu.output_changes.iter().map(|c| c * c).sum();
+    let output_error = (difference / norm).sqrt();
+    eprintln!("{label}: output change error {output_error:e}");
+    assert!(
+        output_error <= 1e-4,
+        "{label}: output change error {output_error:e}"
+    );
 }
 
 #[test]
 fn float32_measures_on_well_conditioned_cell() {
-    let Some(mut gpu) = open_gpu_engine() else { return };
+    let Some(mut gpu) = open_gpu_engine() else {
+        return;
+    };
     let fixture = fixture(30);
     let cells = [cell(Gd, 1.0, 0.5), cell(ModifiedAdam, 1e-1, 1e-2)];
     let expected = train(&mut CpuEngine::new(), &fixture, Precision::F64, &cells);
@@ -526,20 +570,25 @@ fn activation_change_matches_float64() {
 }
 
 #[test]
-fn engine_names_offset_precision() {
+fn engine_names_its_precisions() {
     let Some(gpu) = open_gpu_engine() else { return };
+    assert_eq!(gpu.precision(Precision::F32).unwrap(), "float32");
     assert_eq!(gpu.precision(Precision::Offset).unwrap(), "offset-float32");
-    let err = gpu.precision(Precision::Df64).unwrap_err().to_string();
-    assert!(err.contains("--precision df64"), "{err}");
+    assert_eq!(gpu.precision(Precision::Df64).unwrap(), "offset-df64");
+    let err = gpu.precision(Precision::F64).unwrap_err().to_string();
+    assert!(err.contains("--precision f64"), "{err}");
+    assert!(err.contains("--backend cpu"), "{err}");
 }
 
-/// Prints the time per step of the plain and the offset formulation: 8 cells, n = 500,
-/// d = 784, hidden = 100. The difference between runs of 12 and 4 steps leaves out the
-/// upload, the hidden layer at theta_0 and the metrics.
+/// Prints the time per step of each GPU mode: 8 cells, n = 500, d = 784, hidden = 100.
+/// The difference between runs of 12 and 4 steps leaves out the upload, the hidden layer
+/// at theta_0 and the metrics.
 #[test]
 #[ignore = "timing: run with --ignored --nocapture"]
-fn offset_step_time() {
-    let Some(mut gpu) = open_gpu_engine() else { return };
+fn precision_step_time() {
+    let Some(mut gpu) = open_gpu_engine() else {
+        return;
+    };
     let mut fixture = Fixture::new(500, 100, 784, 100, 41, 4);
     fixture.settings.record_losses = false;
     let cells: Vec<CellSpec> = OptimizerKind::ALL
@@ -548,12 +597,7 @@ fn offset_step_time() {
         .take(8)
         .map(|&optimizer| cell(optimizer, 1.0, 1e-3))
         .collect();
-    for precision in [
-        Precision::F32,
-        Precision::Offset,
-        Precision::F32,
-        Precision::Offset,
-    ] {
+    for precision in [Precision::F32, Precision::Offset, Precision::Df64].repeat(2) {
         let mut seconds = Vec::new();
         for steps in [4, 12] {
             fixture.settings.steps = steps;

@@ -25,10 +25,26 @@ fn write_dataset(path: &Path) {
     let (x_train, y_train) = make(60, 0);
     let (x_test, y_test) = make(20, 3);
     let entries = [
-        NpzEntry { name: "x_train", data: NpzData::U8(&x_train), shape: &[60, 3, 4] },
-        NpzEntry { name: "y_train", data: NpzData::U8(&y_train), shape: &[60] },
-        NpzEntry { name: "x_test", data: NpzData::U8(&x_test), shape: &[20, 3, 4] },
-        NpzEntry { name: "y_test", data: NpzData::U8(&y_test), shape: &[20] },
+        NpzEntry {
+            name: "x_train",
+            data: NpzData::U8(&x_train),
+            shape: &[60, 3, 4],
+        },
+        NpzEntry {
+            name: "y_train",
+            data: NpzData::U8(&y_train),
+            shape: &[60],
+        },
+        NpzEntry {
+            name: "x_test",
+            data: NpzData::U8(&x_test),
+            shape: &[20, 3, 4],
+        },
+        NpzEntry {
+            name: "y_test",
+            data: NpzData::U8(&y_test),
+            shape: &[20],
+        },
     ];
     write_npz(path, &entries, true).unwrap();
 }
@@ -36,7 +52,14 @@ fn write_dataset(path: &Path) {
 fn sweep(args: &[&str]) -> Output {
     Command::new(BIN)
         .arg("sweep")
-        .args(["--optimizer", "gd,rmsprop", "--alphas", "0.5,2", "--etas", "1e-2,1"])
+        .args([
+            "--optimizer",
+            "gd,rmsprop",
+            "--alphas",
+            "0.5,2",
+            "--etas",
+            "1e-2,1",
+        ])
         .args(["--steps", "15", "--hidden", "8", "--no-plots"])
         .args(args)
         .env("RUST_LOG", "warn")
@@ -70,7 +93,14 @@ fn npz_dataset_with_saved_init() {
     let second = tmp.path().join("second");
     let init = tmp.path().join("init.npz");
 
-    let output = sweep(&["--data", data, "--out", first.to_str().unwrap(), "--save-init", init.to_str().unwrap()]);
+    let output = sweep(&[
+        "--data",
+        data,
+        "--out",
+        first.to_str().unwrap(),
+        "--save-init",
+        init.to_str().unwrap(),
+    ]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(init.exists());
     let rows = results(&first);
@@ -78,7 +108,14 @@ fn npz_dataset_with_saved_init() {
 
     // theta_0 loaded from the saved file reproduces the first run exactly.
     let output = sweep(&[
-        "--data", data, "--out", second.to_str().unwrap(), "--init", init.to_str().unwrap(), "--seed", "0",
+        "--data",
+        data,
+        "--out",
+        second.to_str().unwrap(),
+        "--init",
+        init.to_str().unwrap(),
+        "--seed",
+        "0",
     ]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(results(&second), rows);
@@ -98,12 +135,26 @@ fn init_with_wrong_shape_is_rejected() {
     let init = tmp.path().join("init.npz");
     let out = tmp.path().join("run");
     let data = data.to_str().unwrap();
-    let output = sweep(&["--data", data, "--out", out.to_str().unwrap(), "--save-init", init.to_str().unwrap()]);
+    let output = sweep(&[
+        "--data",
+        data,
+        "--out",
+        out.to_str().unwrap(),
+        "--save-init",
+        init.to_str().unwrap(),
+    ]);
     assert!(output.status.success(), "{}", stderr(&output));
 
     let other = tmp.path().join("other");
     let output = sweep(&[
-        "--data", data, "--out", other.to_str().unwrap(), "--init", init.to_str().unwrap(), "--hidden", "9",
+        "--data",
+        data,
+        "--out",
+        other.to_str().unwrap(),
+        "--init",
+        init.to_str().unwrap(),
+        "--hidden",
+        "9",
     ]);
     assert!(!output.status.success());
     let message = stderr(&output);
@@ -120,7 +171,10 @@ fn bad_settings_name_the_value() {
         (&["--alphas", "-1,2"], "invalid alphas value -1"),
         (&["--etas", "1:10:0"], "COUNT must be at least 1"),
         (&["--data", "imagenet"], "imagenet"),
-        (&["--data", "/nonexistent/file.npz"], "/nonexistent/file.npz"),
+        (
+            &["--data", "/nonexistent/file.npz"],
+            "/nonexistent/file.npz",
+        ),
         (&["--backend", "gpu-ish"], "gpu-ish"),
         (&["--divergence-factor", "0.5"], "--divergence-factor = 0.5"),
     ];
@@ -143,12 +197,25 @@ fn offset_precision_writes_trust_columns() {
     let out = tmp.path().join("offset");
     let out = out.to_str().unwrap();
 
-    let output = sweep(&["--data", data, "--out", out, "--backend", "cpu", "--precision", "offset"]);
+    let output = sweep(&[
+        "--data",
+        data,
+        "--out",
+        out,
+        "--backend",
+        "cpu",
+        "--precision",
+        "offset",
+    ]);
     assert!(output.status.success(), "{}", stderr(&output));
     let mut reader = csv::Reader::from_path(Path::new(out).join("results.csv")).unwrap();
     let headers = reader.headers().unwrap().clone();
     let column = |name: &str| headers.iter().position(|h| h == name).unwrap();
-    let (precision, lost, trusted) = (column("precision"), column("lost_update"), column("trusted"));
+    let (precision, lost, trusted) = (
+        column("precision"),
+        column("lost_update"),
+        column("trusted"),
+    );
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     assert_eq!(rows.len(), 8);
     for row in &rows {
@@ -158,7 +225,16 @@ fn offset_precision_writes_trust_columns() {
     }
 
     // Resuming the folder in another arithmetic would mix two kinds of cells.
-    let output = sweep(&["--data", data, "--out", out, "--backend", "cpu", "--precision", "f64"]);
+    let output = sweep(&[
+        "--data",
+        data,
+        "--out",
+        out,
+        "--backend",
+        "cpu",
+        "--precision",
+        "f64",
+    ]);
     assert!(!output.status.success());
     let message = stderr(&output);
     assert!(message.contains("offset-float64"), "{message}");
@@ -169,7 +245,14 @@ fn offset_precision_writes_trust_columns() {
 fn gpu_precision_on_cpu_backend_is_rejected() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("run");
-    let output = sweep(&["--out", out.to_str().unwrap(), "--backend", "cpu", "--precision", "f32"]);
+    let output = sweep(&[
+        "--out",
+        out.to_str().unwrap(),
+        "--backend",
+        "cpu",
+        "--precision",
+        "f32",
+    ]);
     assert!(!output.status.success());
     let message = stderr(&output);
     assert!(message.contains("--precision f32"), "{message}");
@@ -184,14 +267,32 @@ fn gpu_backend_writes_same_columns() {
     write_dataset(&data);
     let data = data.to_str().unwrap();
     let cpu_dir = tmp.path().join("cpu");
-    let output = sweep(&["--data", data, "--out", cpu_dir.to_str().unwrap(), "--backend", "cpu"]);
+    let output = sweep(&[
+        "--data",
+        data,
+        "--out",
+        cpu_dir.to_str().unwrap(),
+        "--backend",
+        "cpu",
+    ]);
     assert!(output.status.success(), "{}", stderr(&output));
     let cpu_header = std::fs::read_to_string(cpu_dir.join("results.csv")).unwrap();
     let cpu_header = cpu_header.lines().next().unwrap().to_string();
 
-    for (precision, label) in [(None, "offset-float32"), (Some("f32"), "float32")] {
+    for (precision, label) in [
+        (None, "offset-float32"),
+        (Some("f32"), "float32"),
+        (Some("df64"), "offset-df64"),
+    ] {
         let out = tmp.path().join(label);
-        let mut args = vec!["--data", data, "--out", out.to_str().unwrap(), "--backend", "gpu"];
+        let mut args = vec![
+            "--data",
+            data,
+            "--out",
+            out.to_str().unwrap(),
+            "--backend",
+            "gpu",
+        ];
         args.extend(precision.iter().flat_map(|p| ["--precision", *p]));
         let output = sweep(&args);
         let message = stderr(&output);
@@ -202,7 +303,11 @@ fn gpu_backend_writes_same_columns() {
         assert!(output.status.success(), "{message}");
         let text = std::fs::read_to_string(out.join("results.csv")).unwrap();
         let mut lines = text.lines();
-        assert_eq!(lines.next().unwrap(), cpu_header, "{label}: same columns as the CPU engine");
+        assert_eq!(
+            lines.next().unwrap(),
+            cpu_header,
+            "{label}: same columns as the CPU engine"
+        );
         let rows: Vec<&str> = lines.collect();
         assert_eq!(rows.len(), 8, "{label}: one row per cell");
         for row in rows {

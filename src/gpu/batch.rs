@@ -7,6 +7,11 @@
 //! In the offset formulation the W0 and W1 buffers contain delta = theta - theta_0, the
 //! forward pass starts from the hidden layer at theta_0 computed on the host, the outputs
 //! buffer contains f - f_0 and the f0 buffers stay zero.
+//!
+//! The df64 mode trains in the offset formulation too, but holds theta itself as df64
+//! pairs: the update subtracts in df64 and writes delta = theta - theta_0 rounded to f32
+//! into the W0 and W1 buffers, the output change sums over the hidden units in df64, and
+//! the loss terms of each cell are added in df64.
 
 use wgpu::{Buffer, CommandEncoder, Device};
 
@@ -17,7 +22,7 @@ use super::kernels::{
 };
 use super::layout::{
     ActivationParams, CellParams, CellState, LossParams, MeasureParams, MetricsParams,
-    UpdateParams, schedule,
+    OutputParams, UpdateParams, df64_pair, schedule,
 };
 use super::offset::StartLayer;
 use crate::engine::{CellSpec, Problem};
@@ -63,7 +68,7 @@ pub(super) struct Batch {
     gpu: GpuDevice,
     pub cells: usize,
     pub hidden: usize,
-    /// Whether the batch trains in the offset formulation.
+    /// Whether the batch trains in the offset formulation (also in df64).
     pub offset: bool,
     train: Vec<Chunk>,
     test: Vec<Chunk>,
@@ -120,7 +125,8 @@ fn to_f32(values: &[f64]) -> Vec<f32> {
 impl Batch {
     /// Uploads the data, theta_0 for every cell and the cell constants, and prepares every
     /// dispatch for chunks of `rows` samples. With `start`, the batch trains in the offset
-    /// formulation from that hidden layer at theta_0.
+    /// formulation from that hidden layer at theta_0, and with `df64` also holds theta in
+    /// double-float.
     pub fn upload(
         gpu: &GpuDevice,
         kernels: &Kernels,
@@ -128,7 +134,12 @@ impl Batch {
         cells: &[CellSpec],
         rows: usize,
         start: Option<&StartLayer>,
+        df64: bool,
     ) -> Result<Self, GpuError> {
+        assert!(
+            !df64 || start.is_some(),
+            "df64 trains in the offset formulation"
+        );
         let data = problem.data;
         let init = problem.init;
         let settings = problem.settings;
@@ -144,6 +155,10 @@ impl Batch {
         for (what, elements) in [
             ("the stacked W0 of the batch", width * d),
             ("the stacked W1 of the batch", k * CLASSES * h),
+            (
+                "the stacked W0 in df64",
+                if df64 { 2 * width * d } else { 1 },
+            ),
             ("the outputs f of one chunk", k * rows * CLASSES),
             ("f(theta_0) on the test set", n_test * CLASSES),
             ("the recorded losses", recorded),
@@ -171,6 +186,15 @@ impl Batch {
                 (w0_stack, w1_start_stack.clone())
             };
             let only_offset = |elements: usize| if offset { elements } else { 1 };
+            // df64: theta of every cell and theta_0's block as (hi, lo) pairs.
+            let pairs = |values: &[f64], copies: usize| -> Vec<[f32; 2]> {
+                if df64 {
+                    let block = values.iter().map(|&v| df64_pair(v));
+                    block.cycle().take(copies * values.len()).collect()
+                } else {
+                    vec![[0.0; 2]]
+                }
+            };
             let cell_params: Vec<CellParams> =
                 cells.iter().map(|cell| CellParams::new(cell, n)).collect();
             let states = vec![CellState::initial(); k];
@@ -191,6 +215,18 @@ impl Batch {
                 } else {
                     zeroed_buffer(device, "unused W1 stack of theta", 1)
                 },
+                theta_w0: storage_buffer(device, "W0 stack in df64", &pairs(&init.w0, k)),
+                theta_w1: storage_buffer(device, "W1 stack in df64", &pairs(&init.w1, k)),
+                theta_start_w0: storage_buffer(
+                    device,
+                    "W0 at theta_0 in df64",
+                    &pairs(&init.w0, 1),
+                ),
+                theta_start_w1: storage_buffer(
+                    device,
+                    "W1 at theta_0 in df64",
+                    &pairs(&init.w1, 1),
+                ),
                 zeros_w0: zeroed_buffer(device, "zero W0 block", only_offset(h * d)),
                 zeros_w1: zeroed_buffer(device, "zero W1 block", only_offset(CLASSES * h)),
                 change: zeroed_buffer(
@@ -233,7 +269,11 @@ impl Batch {
                 output_changes: zeroed_buffer(
                     device,
                     "output changes",
-                    if settings.record_losses { k * n * CLASSES } else { 1 },
+                    if settings.record_losses {
+                        k * n * CLASSES
+                    } else {
+                        1
+                    },
                 ),
                 schedule: storage_buffer(
                     device,
@@ -271,6 +311,7 @@ impl Batch {
                 problem,
                 cells: k,
                 offset,
+                df64,
             };
 
             let chunk_start = |layer: Option<_>, first: usize, count: usize| {
@@ -423,6 +464,10 @@ struct Buffers {
     w0_init: Buffer,
     w1_init: Buffer,
     w1_total: Buffer,
+    theta_w0: Buffer,
+    theta_w1: Buffer,
+    theta_start_w0: Buffer,
+    theta_start_w1: Buffer,
     zeros_w0: Buffer,
     zeros_w1: Buffer,
     change: Buffer,
@@ -461,6 +506,7 @@ struct Plan<'a> {
     problem: Problem<'a>,
     cells: usize,
     offset: bool,
+    df64: bool,
 }
 
 impl Plan<'_> {
@@ -549,6 +595,30 @@ impl Plan<'_> {
                     ],
                     element_groups(count),
                 ));
+                if self.df64 {
+                    let params = OutputParams {
+                        rows,
+                        cells: k,
+                        hidden: h,
+                        width,
+                        scale: df64_pair(1.0 / f64::from(h).sqrt()),
+                        zero: 0,
+                        pad: 0,
+                    };
+                    dispatches.push(self.kernels.output_change_df64.dispatch(
+                        self.device(),
+                        &[
+                            &uniform_buffer(self.device(), &params),
+                            &b.change,
+                            &b.z,
+                            &b.w1_init,
+                            &b.w1,
+                            &b.f,
+                        ],
+                        [(rows * CLASSES_U32).div_ceil(GROUP), k, 1],
+                    ));
+                    return Ok(dispatches);
+                }
                 // Every cell multiplies by the same W1_0, so its batch stride is zero.
                 let from_start = MatmulShape {
                     b: Operand::transposed(h),
@@ -745,7 +815,8 @@ impl Plan<'_> {
             samples: self.problem.data.n_train() as u32,
             record: u32::from(settings.record_losses),
             divergence_factor: settings.divergence_factor as f32,
-            pad: [0; 2],
+            df64_sums: u32::from(self.df64),
+            zero: 0,
         }
     }
 
@@ -777,11 +848,27 @@ impl Plan<'_> {
         let b = self.buffers;
         let optimizer = &self.problem.settings.optimizer;
         [
-            (&b.w0, &b.dw0, &b.v0, &b.m0, &b.measure_w0, h * d),
-            (&b.w1, &b.dw1, &b.v1, &b.m1, &b.measure_w1, CLASSES_U32 * h),
+            (
+                &b.w0,
+                &b.dw0,
+                &b.v0,
+                &b.m0,
+                &b.measure_w0,
+                [&b.theta_w0, &b.theta_start_w0],
+                h * d,
+            ),
+            (
+                &b.w1,
+                &b.dw1,
+                &b.v1,
+                &b.m1,
+                &b.measure_w1,
+                [&b.theta_w1, &b.theta_start_w1],
+                CLASSES_U32 * h,
+            ),
         ]
         .into_iter()
-        .map(|(w, g, v, m, partial, block)| {
+        .map(|(w, g, v, m, partial, theta, block)| {
             let count = (k * block) as usize;
             let parts = measure_parts(block);
             let params = UpdateParams::new(optimizer, count, block as usize, parts);
@@ -797,14 +884,20 @@ impl Plan<'_> {
                 &b.non_finite,
                 &b.schedule,
             ];
+            if self.df64 {
+                buffers.extend(theta);
+            }
             if measured {
                 buffers.push(partial);
-                let kernel = &self.kernels.update_measured;
-                kernel.dispatch(self.device(), &buffers, [parts, k, 1])
-            } else {
-                let kernel = &self.kernels.update;
-                kernel.dispatch(self.device(), &buffers, element_groups(count))
             }
+            let kernels = self.kernels;
+            let (kernel, groups) = match (self.df64, measured) {
+                (false, false) => (&kernels.update, element_groups(count)),
+                (false, true) => (&kernels.update_measured, [parts, k, 1]),
+                (true, false) => (&kernels.update_df64, element_groups(count)),
+                (true, true) => (&kernels.update_df64_measured, [parts, k, 1]),
+            };
+            kernel.dispatch(self.device(), &buffers, groups)
         })
         .collect()
     }

@@ -1,15 +1,16 @@
-//! `GpuEngine`: trains a batch of cells in float32 on the GPU, in the plain or the offset
-//! formulation.
+//! `GpuEngine`: trains a batch of cells on the GPU in float32, in the plain or the offset
+//! formulation, or in the offset formulation with theta held in double-float (df64).
 
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use log::{debug, info, warn};
 
 use super::batch::{Batch, chunk_count, rows_per_chunk};
 use super::device::{GpuDevice, GpuError};
+use super::df64::require_df64;
 use super::kernels::{Kernels, MatmulConfig, read_buffer};
-use super::matmul::measure_matmul_config;
 use super::layout::CellState;
+use super::matmul::measure_matmul_config;
 use super::offset::StartLayer;
 use crate::engine::{
     CellOutcome, CellSpec, Engine, EngineError, EngineEvent, Precision, Problem, measured_step,
@@ -30,13 +31,18 @@ const UNIT_ROUNDOFF: f64 = 1.0 / 16_777_216.0;
 /// same kernels as f(theta_t), so F = alpha (f - f0) is exactly zero at step 0, as in the
 /// float64 engine. In the offset formulation (`Precision::Offset`) the GPU stores and
 /// updates delta = theta - theta_0 and computes f - f_0 from the hidden layer at theta_0,
-/// which the host computes once in float64.
+/// which the host computes once in float64. The df64 mode (`Precision::Df64`) does the
+/// same but holds theta as double-float pairs and forms delta from them, sums the output
+/// change over the hidden units and the loss over the samples in double-float, and runs
+/// the df64 self-test on the adapter before its first use.
 pub struct GpuEngine {
     gpu: GpuDevice,
     kernels: Kernels,
     /// Caps on samples per chunk and cells per pass below what the adapter allows.
     max_rows: usize,
     max_cells: usize,
+    /// The outcome of the df64 self-test on this engine's device, once run.
+    df64_checked: OnceLock<Result<(), GpuError>>,
 }
 
 impl GpuEngine {
@@ -61,6 +67,7 @@ impl GpuEngine {
             kernels,
             max_rows: usize::MAX,
             max_cells: usize::MAX,
+            df64_checked: OnceLock::new(),
         })
     }
 
@@ -76,14 +83,16 @@ impl GpuEngine {
     }
 
     /// Returns how many cells fit in one pass: the stacked W0 of all cells, its gradient
-    /// and moments must each fit in one storage binding.
-    pub fn max_cells_per_pass(&self, d: usize, hidden: usize) -> usize {
+    /// and moments must each fit in one storage binding, and so must theta's df64 pairs in
+    /// the df64 mode.
+    pub fn max_cells_per_pass(&self, d: usize, hidden: usize, precision: Precision) -> usize {
         let limit = self
             .gpu
             .limits
             .max_storage_buffer_binding_size
             .min(self.gpu.limits.max_buffer_size);
-        let per_cell = 4 * (hidden * d.max(CLASSES)) as u64;
+        let bytes = if precision == Precision::Df64 { 8 } else { 4 };
+        let per_cell = bytes * (hidden * d.max(CLASSES)) as u64;
         ((limit / per_cell.max(1)) as usize).clamp(1, self.max_cells)
     }
 
@@ -99,7 +108,8 @@ impl GpuEngine {
         let samples = problem.data.n_train().max(problem.data.n_test());
         let width = cells.len() * problem.init.hidden;
         let rows = rows_per_chunk(&self.gpu, width, problem.data.d, samples).min(self.max_rows);
-        let batch = Batch::upload(&self.gpu, &self.kernels, problem, cells, rows, start)?;
+        let df64 = problem.settings.precision == Precision::Df64;
+        let batch = Batch::upload(&self.gpu, &self.kernels, problem, cells, rows, start, df64)?;
         debug!(
             "gpu: {} cells, {} training chunks and {} test chunks of up to {rows} samples",
             cells.len(),
@@ -301,8 +311,13 @@ impl GpuEngine {
 /// measurement runs once per adapter and process; later engines reuse its result.
 fn tuned_matmul_config(gpu: &GpuDevice) -> Result<MatmulConfig, GpuError> {
     static TUNED: Mutex<Vec<(String, MatmulConfig)>> = Mutex::new(Vec::new());
-    let key = format!("{} {:?} {}", gpu.info.name, gpu.info.backend, gpu.info.driver_info);
-    let mut tuned = TUNED.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let key = format!(
+        "{} {:?} {}",
+        gpu.info.name, gpu.info.backend, gpu.info.driver_info
+    );
+    let mut tuned = TUNED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     if let Some((_, config)) = tuned.iter().find(|(name, _)| *name == key) {
         return Ok(*config);
     }
@@ -375,15 +390,35 @@ impl Engine for GpuEngine {
         Precision::Offset
     }
 
+    /// Accepts df64 only once the df64 self-test has passed on this engine's adapter.
     fn precision(&self, mode: Precision) -> Result<&'static str, EngineError> {
         match mode {
             Precision::F32 => Ok("float32"),
             Precision::Offset => Ok("offset-float32"),
-            Precision::F64 | Precision::Df64 => Err(EngineError::UnsupportedPrecision {
+            Precision::Df64 => {
+                let checked = self
+                    .df64_checked
+                    .get_or_init(|| require_df64(&self.gpu).map(|_| ()));
+                match checked {
+                    Ok(()) => Ok("offset-df64"),
+                    Err(GpuError::Df64Unsupported { adapter, detail }) => {
+                        Err(EngineError::Gpu(GpuError::Df64Unsupported {
+                            adapter: adapter.clone(),
+                            detail: detail.clone(),
+                        }))
+                    }
+                    // The self-test could not run at all.
+                    Err(err) => Err(EngineError::Gpu(GpuError::Df64Unsupported {
+                        adapter: self.gpu.info.name.clone(),
+                        detail: err.to_string(),
+                    })),
+                }
+            }
+            Precision::F64 => Err(EngineError::UnsupportedPrecision {
                 engine: "gpu",
                 precision: mode,
-                hint: "the GPU engine computes in f32 and offset here: use --precision f32 or \
-                       offset, or --backend cpu for f64",
+                hint: "the GPU engine computes in f32, offset and df64: use one of those, or \
+                       --backend cpu for f64",
             }),
         }
     }
@@ -406,7 +441,11 @@ impl Engine for GpuEngine {
                 ),
             ));
         }
-        let per_pass = self.max_cells_per_pass(problem.data.d, problem.init.hidden);
+        let per_pass = self.max_cells_per_pass(
+            problem.data.d,
+            problem.init.hidden,
+            problem.settings.precision,
+        );
         if per_pass < cells.len() {
             info!(
                 "gpu: {} cells exceed the {per_pass} that fit in one pass; training them in groups",
@@ -414,8 +453,11 @@ impl Engine for GpuEngine {
             );
         }
         // Every pass starts from the same hidden layer at theta_0.
-        let start =
-            (problem.settings.precision == Precision::Offset).then(|| StartLayer::compute(problem));
+        let start = matches!(
+            problem.settings.precision,
+            Precision::Offset | Precision::Df64
+        )
+        .then(|| StartLayer::compute(problem));
         let mut outcomes = Vec::with_capacity(cells.len());
         let mut per_pass = per_pass;
         let mut next = 0;
@@ -426,7 +468,13 @@ impl Engine for GpuEngine {
                 reported_any = true;
                 on_event(event);
             };
-            match self.train_pass(problem, &cells[next..end], next, start.as_ref(), &mut forward) {
+            match self.train_pass(
+                problem,
+                &cells[next..end],
+                next,
+                start.as_ref(),
+                &mut forward,
+            ) {
                 Ok(pass) => {
                     outcomes.extend(pass);
                     next = end;

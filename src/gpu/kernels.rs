@@ -290,6 +290,9 @@ pub(crate) struct Kernels {
     pub finish_loss: Kernel,
     pub update: Kernel,
     pub update_measured: Kernel,
+    pub update_df64: Kernel,
+    pub update_df64_measured: Kernel,
+    pub output_change_df64: Kernel,
     pub finish_measure: Kernel,
     pub total_from_start: Kernel,
     pub advance_step: Kernel,
@@ -309,13 +312,30 @@ impl Kernels {
             let activation =
                 device.create_shader_module(wgsl("activation.wgsl", ACTIVATION_SOURCE));
             let loss = device.create_shader_module(wgsl("loss.wgsl", LOSS_SOURCE));
-            let update =
-                device.create_shader_module(wgpu::include_wgsl!("../../shaders/update.wgsl"));
+            let update = device.create_shader_module(wgsl("update.wgsl", UPDATE_SOURCE));
+            let output_df64 =
+                device.create_shader_module(wgsl("output_df64.wgsl", OUTPUT_DF64_SOURCE));
             let metrics =
                 device.create_shader_module(wgpu::include_wgsl!("../../shaders/metrics.wgsl"));
             let kernel = |module, entry, bindings: &[(u32, Access)]| {
                 Kernel::new(device, module, entry, bindings, &[])
             };
+            // The update kernels share their first nine bindings; the measured ones add the
+            // partial sums, the df64 ones theta and theta_0 as df64 pairs.
+            let update_bindings = [
+                (0, Uniform),
+                (1, ReadWrite),
+                (2, Read),
+                (3, ReadWrite),
+                (4, ReadWrite),
+                (5, Read),
+                (6, Read),
+                (7, ReadWrite),
+                (8, Read),
+            ];
+            let measured_update_bindings = [update_bindings.as_slice(), &[(12, ReadWrite)]].concat();
+            let df64_update_bindings =
+                [update_bindings.as_slice(), &[(17, ReadWrite), (18, Read)]].concat();
             Self {
                 matmul: MatmulKernel::compile(device, &matmul, matmul_config),
                 activate: kernel(
@@ -372,35 +392,24 @@ impl Kernels {
                         (12, ReadWrite),
                     ],
                 ),
-                update: kernel(
+                update: kernel(&update, "update", &update_bindings),
+                update_measured: kernel(&update, "update_measured", &measured_update_bindings),
+                update_df64: kernel(&update, "update_df64", &df64_update_bindings),
+                update_df64_measured: kernel(
                     &update,
-                    "update",
-                    &[
-                        (0, Uniform),
-                        (1, ReadWrite),
-                        (2, Read),
-                        (3, ReadWrite),
-                        (4, ReadWrite),
-                        (5, Read),
-                        (6, Read),
-                        (7, ReadWrite),
-                        (8, Read),
-                    ],
+                    "update_df64_measured",
+                    &[df64_update_bindings.as_slice(), &[(12, ReadWrite)]].concat(),
                 ),
-                update_measured: kernel(
-                    &update,
-                    "update_measured",
+                output_change_df64: kernel(
+                    &output_df64,
+                    "output_change_df64",
                     &[
                         (0, Uniform),
-                        (1, ReadWrite),
+                        (1, Read),
                         (2, Read),
-                        (3, ReadWrite),
-                        (4, ReadWrite),
-                        (5, Read),
-                        (6, Read),
-                        (7, ReadWrite),
-                        (8, Read),
-                        (12, ReadWrite),
+                        (3, Read),
+                        (4, Read),
+                        (5, ReadWrite),
                     ],
                 ),
                 finish_measure: kernel(
@@ -459,10 +468,23 @@ pub(crate) const ACTIVATION_SOURCE: &str = concat!(
     include_str!("../../shaders/activation.wgsl")
 );
 
-/// loss.wgsl after functions.wgsl, whose functions it calls.
+/// loss.wgsl after functions.wgsl and df64.wgsl, whose functions it calls.
 const LOSS_SOURCE: &str = concat!(
     include_str!("../../shaders/functions.wgsl"),
+    include_str!("../../shaders/df64.wgsl"),
     include_str!("../../shaders/loss.wgsl")
+);
+
+/// update.wgsl after df64.wgsl, whose functions its df64 entry points call.
+const UPDATE_SOURCE: &str = concat!(
+    include_str!("../../shaders/df64.wgsl"),
+    include_str!("../../shaders/update.wgsl")
+);
+
+/// output_df64.wgsl after df64.wgsl.
+const OUTPUT_DF64_SOURCE: &str = concat!(
+    include_str!("../../shaders/df64.wgsl"),
+    include_str!("../../shaders/output_df64.wgsl")
 );
 
 /// Describes a WGSL module built from `source`.

@@ -115,7 +115,31 @@ pub(crate) struct LossParams {
     pub samples: u32,
     pub record: u32,
     pub divergence_factor: f32,
-    pub pad: [u32; 2],
+    /// 1 when `finish_loss` adds the terms of each cell in df64.
+    pub df64_sums: u32,
+    /// Always 0, read at run time by the df64 functions' guard.
+    pub zero: u32,
+}
+
+/// `Params` in output_df64.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+pub(crate) struct OutputParams {
+    pub rows: u32,
+    pub cells: u32,
+    pub hidden: u32,
+    pub width: u32,
+    /// 1 / sqrt(h) as a df64 pair.
+    pub scale: [f32; 2],
+    pub zero: u32,
+    pub pad: u32,
+}
+
+/// Returns `value` as a df64 pair (hi, lo): hi is the nearest f32 and lo the nearest f32
+/// to the remainder, so hi + lo carries about 48 significant bits of `value`.
+pub(crate) fn df64_pair(value: f64) -> [f32; 2] {
+    let hi = value as f32;
+    [hi, (value - f64::from(hi)) as f32]
 }
 
 /// `Params` in update.wgsl.
@@ -135,7 +159,8 @@ pub(crate) struct UpdateParams {
     eps: f32,
     one: f32,
     parts: u32,
-    pad1: [u32; 3],
+    zero: u32,
+    pad1: [u32; 2],
 }
 
 impl UpdateParams {
@@ -161,7 +186,8 @@ impl UpdateParams {
             eps: settings.eps as f32,
             one: 1.0,
             parts,
-            pad1: [0; 3],
+            zero: 0,
+            pad1: [0; 2],
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use lazysweep::data::Prepared;
 use lazysweep::engine::{CellSpec, Precision, Problem, TrainSettings};
-use lazysweep::gpu::{GpuDevice, GpuEngine};
+use lazysweep::gpu::{GpuDevice, GpuEngine, GpuError};
 use lazysweep::model::{Activation, ActivationNorm, CLASSES, InitialWeights};
 use lazysweep::optim::{OptimizerKind, OptimizerSettings};
 use rand::SeedableRng;
@@ -35,7 +35,9 @@ fn draw_split(rng: &mut ChaCha8Rng, teacher: &[f64], n: usize, d: usize) -> (Vec
 /// Builds a synthetic prepared dataset with a learnable labelling.
 pub fn synthetic(n_train: usize, n_test: usize, d: usize, seed: u64) -> Prepared {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let teacher: Vec<f64> = (0..CLASSES * d).map(|_| StandardNormal.sample(&mut rng)).collect();
+    let teacher: Vec<f64> = (0..CLASSES * d)
+        .map(|_| StandardNormal.sample(&mut rng))
+        .collect();
     let (x_train, y_train) = draw_split(&mut rng, &teacher, n_train, d);
     let (x_test, y_test) = draw_split(&mut rng, &teacher, n_test, d);
     Prepared {
@@ -78,52 +80,74 @@ impl Fixture {
     /// Builds n_train training and n_test test samples of dimension d, a hidden layer of
     /// `hidden` units, and settings for `steps` steps; `seed` and `seed + 1` draw the data
     /// and theta_0.
-    pub fn new(n_train: usize, n_test: usize, d: usize, hidden: usize, seed: u64, steps: u64) -> Self {
+    pub fn new(
+        n_train: usize,
+        n_test: usize,
+        d: usize,
+        hidden: usize,
+        seed: u64,
+        steps: u64,
+    ) -> Self {
         Self {
             data: synthetic(n_train, n_test, d, seed),
             init: init(d, hidden, seed + 1),
             settings: settings(steps),
-            gpu_settings: TrainSettings { precision: Precision::F32, ..settings(steps) },
+            gpu_settings: TrainSettings {
+                precision: Precision::F32,
+                ..settings(steps)
+            },
         }
     }
 
     pub fn problem(&self) -> Problem<'_> {
-        Problem { data: &self.data, init: &self.init, settings: &self.settings }
+        Problem {
+            data: &self.data,
+            init: &self.init,
+            settings: &self.settings,
+        }
     }
 
     pub fn gpu_problem(&self) -> Problem<'_> {
-        Problem { data: &self.data, init: &self.init, settings: &self.gpu_settings }
+        Problem {
+            data: &self.data,
+            init: &self.init,
+            settings: &self.gpu_settings,
+        }
     }
 }
 
 pub fn cell(optimizer: OptimizerKind, alpha: f64, eta: f64) -> CellSpec {
-    CellSpec { optimizer, alpha, eta }
+    CellSpec {
+        optimizer,
+        alpha,
+        eta,
+    }
 }
 
 /// Returns a cell's label for assertion messages.
 pub fn describe(cell: &CellSpec) -> String {
-    format!("{} alpha {:e} eta {:e}", cell.optimizer, cell.alpha, cell.eta)
+    format!(
+        "{} alpha {:e} eta {:e}",
+        cell.optimizer, cell.alpha, cell.eta
+    )
 }
 
 /// Opens the GPU engine, or prints why and returns None when no adapter exists, so that
 /// GPU tests pass on machines without a Vulkan driver.
 pub fn open_gpu_engine() -> Option<GpuEngine> {
-    match GpuEngine::new() {
-        Ok(engine) => Some(engine),
-        Err(err) => {
-            eprintln!("skipping GPU test: {err}");
-            None
-        }
-    }
+    let gpu = open_gpu_device()?;
+    // Past this point an adapter exists, so a kernel that fails to compile is a defect.
+    Some(GpuEngine::with_device(gpu).expect("the GPU engine opens on an existing adapter"))
 }
 
 /// Opens a GPU device, or prints why and returns None when no adapter exists.
 pub fn open_gpu_device() -> Option<GpuDevice> {
     match GpuDevice::new() {
         Ok(gpu) => Some(gpu),
-        Err(err) => {
+        Err(err @ GpuError::NoAdapter) => {
             eprintln!("skipping GPU test: {err}");
             None
         }
+        Err(err) => panic!("an adapter exists but its device does not open: {err}"),
     }
 }
