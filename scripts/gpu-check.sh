@@ -30,6 +30,7 @@ step engine cargo test --release --test gpu_engine -- --nocapture
 step precision cargo test --release --test gpu_precision -- --nocapture
 step df64 cargo test --release --test gpu_df64 -- --nocapture
 step bench_matmul cargo bench --bench gpu_matmul -- --noplot
+step bench_step cargo bench --bench gpu_step -- --noplot
 
 # The same small sweep on both engines; the figures in the two results.csv files should
 # agree to float32 accuracy.
@@ -54,6 +55,10 @@ grep -h -m1 "measured fastest" "$out/sweep_gpu.log" 2>/dev/null || echo "  (not 
 echo
 echo "Matrix-product throughput (criterion, Gelem/s = GFLOP/s):"
 grep -E "^gpu_matmul|thrpt:" "$out/bench_matmul.log" || echo "  (no benchmark output)"
+echo
+echo "Training steps (criterion, elem/s = cell-steps/s) and the matrix products' share:"
+grep -E "^gpu_engine|thrpt:|one step in|matrix products:" "$out/bench_step.log" ||
+    echo "  (no benchmark output)"
 echo
 if [ -f "$out/sweep-cpu/results.csv" ] && [ -f "$out/sweep-gpu/results.csv" ]; then
     echo "Largest test-accuracy difference between engines over non-diverged cells:"

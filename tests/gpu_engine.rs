@@ -53,13 +53,17 @@ fn loss_tolerance(alpha: f64) -> f64 {
 
 #[test]
 fn loss_trajectories_match_cpu() {
-    let Some(mut gpu) = open_gpu_engine() else { return };
+    let Some(mut gpu) = open_gpu_engine() else {
+        return;
+    };
     let fixture = fixture(30);
     let cells = grid();
     let expected = CpuEngine::new()
         .train(fixture.problem(), &cells, &mut |_| {})
         .unwrap();
-    let actual = gpu.train(fixture.gpu_problem(), &cells, &mut |_| {}).unwrap();
+    let actual = gpu
+        .train(fixture.gpu_problem(), &cells, &mut |_| {})
+        .unwrap();
 
     let mut worst = 0.0f64;
     for ((cell, cpu), gpu) in cells.iter().zip(&expected).zip(&actual) {
@@ -98,13 +102,17 @@ fn loss_trajectories_match_cpu() {
 
 #[test]
 fn metrics_match_cpu() {
-    let Some(mut gpu) = open_gpu_engine() else { return };
+    let Some(mut gpu) = open_gpu_engine() else {
+        return;
+    };
     let fixture = fixture(30);
     let cells = grid();
     let expected = CpuEngine::new()
         .train(fixture.problem(), &cells, &mut |_| {})
         .unwrap();
-    let actual = gpu.train(fixture.gpu_problem(), &cells, &mut |_| {}).unwrap();
+    let actual = gpu
+        .train(fixture.gpu_problem(), &cells, &mut |_| {})
+        .unwrap();
 
     for ((cell, cpu), gpu) in cells.iter().zip(&expected).zip(&actual) {
         let what = describe(cell);
@@ -152,7 +160,9 @@ fn chunked_batch_matches_whole() {
     chunked.limit_batch(17, 4);
     let fixture = fixture(12);
     let cells = grid();
-    let expected = whole.train(fixture.gpu_problem(), &cells, &mut |_| {}).unwrap();
+    let expected = whole
+        .train(fixture.gpu_problem(), &cells, &mut |_| {})
+        .unwrap();
     let actual = chunked
         .train(fixture.gpu_problem(), &cells, &mut |_| {})
         .unwrap();
@@ -185,7 +195,9 @@ fn chunked_batch_matches_whole() {
 
 #[test]
 fn diverging_cell_is_isolated() {
-    let Some(mut gpu) = open_gpu_engine() else { return };
+    let Some(mut gpu) = open_gpu_engine() else {
+        return;
+    };
     let fixture = fixture(30);
     let neighbours = [
         cell(Gd, 1.0, 1.0),
@@ -241,7 +253,9 @@ fn diverging_cell_is_isolated() {
 
 #[test]
 fn diverged_cell_reported_before_pass_ends() {
-    let Some(mut gpu) = open_gpu_engine() else { return };
+    let Some(mut gpu) = open_gpu_engine() else {
+        return;
+    };
     // 100 steps span several submissions of 32, and the cell diverges in the first.
     let fixture = fixture(100);
     let cells = [cell(Gd, 1.0, 1.0), cell(Gd, 1.0, 1e8)];
@@ -262,8 +276,14 @@ fn diverged_cell_reported_before_pass_ends() {
 
     assert_eq!(finished.len(), 2, "each cell finishes once: {finished:?}");
     let (diverged_at, diverged_index) = finished[0];
-    assert_eq!(diverged_index, 1, "the diverging cell is reported first: {finished:?}");
-    assert!(diverged_at < 100, "reported after {diverged_at} of 100 steps");
+    assert_eq!(
+        diverged_index, 1,
+        "the diverging cell is reported first: {finished:?}"
+    );
+    assert!(
+        diverged_at < 100,
+        "reported after {diverged_at} of 100 steps"
+    );
     assert_eq!(finished[1], (100, 0), "the other cell finishes at the end");
     // Debug text compares NaN metrics as equal, which PartialEq does not.
     for (index, outcome) in &reported {
@@ -301,4 +321,45 @@ fn engine_names_backend_and_precision() {
     assert_eq!(gpu.precision(Precision::F32).unwrap(), "float32");
     let err = gpu.precision(Precision::F64).unwrap_err().to_string();
     assert!(err.contains("--backend cpu"), "{err}");
+}
+
+#[test]
+fn step_profile_times_every_kernel() {
+    let Some(mut engine) = open_gpu_engine() else {
+        return;
+    };
+    // Training samples in chunks of 20: 64 samples make 4 chunks.
+    engine.limit_batch(20, 64);
+    let fixture = fixture(1);
+    let cells = [cell(Gd, 1.0, 0.1), cell(ModifiedAdam, 10.0, 1e-3)];
+    let Some(profile) = engine.profile_step(fixture.gpu_problem(), &cells).unwrap() else {
+        eprintln!("skipped: the adapter has no timestamp queries");
+        return;
+    };
+    let dispatches = |name: &str| {
+        profile
+            .kernels
+            .iter()
+            .find(|k| k.name == name)
+            .map_or(0, |k| k.dispatches)
+    };
+    // Each chunk runs the hidden product, the output layer, dW1, Delta and dW0; then
+    // one loss sum, one update of W0 and of W1, and the step counter.
+    let products: usize = profile
+        .kernels
+        .iter()
+        .filter(|k| k.is_product())
+        .map(|k| k.dispatches)
+        .sum();
+    assert_eq!(products, 4 * 5, "{profile:?}");
+    assert_eq!(dispatches("loss_rows"), 4, "{profile:?}");
+    assert_eq!(dispatches("finish_loss"), 1, "{profile:?}");
+    assert_eq!(dispatches("update"), 2, "{profile:?}");
+    assert_eq!(dispatches("advance_step"), 1, "{profile:?}");
+    assert!(
+        profile.kernels.iter().all(|k| k.seconds >= 0.0),
+        "{profile:?}"
+    );
+    let share = profile.product_share();
+    assert!(share > 0.0 && share <= 1.0, "product share {share}");
 }

@@ -402,33 +402,32 @@ impl Batch {
     /// Records step t: the loss and, unless t is the last step, the gradient and update.
     /// With `measure`, the update also measures the fraction that rounding lost.
     pub fn record_step(&self, pass: &mut wgpu::ComputePass<'_>, last: bool, measure: bool) {
+        for dispatch in self.step(last, measure) {
+            dispatch.record(pass);
+        }
+    }
+
+    /// Returns the dispatches of one step in the order they run.
+    pub fn step(&self, last: bool, measure: bool) -> Vec<&Dispatch> {
+        let mut step = Vec::new();
         for chunk in &self.train {
-            for dispatch in chunk.forward.iter().chain(&chunk.after_forward) {
-                dispatch.record(pass);
-            }
+            step.extend(chunk.forward.iter().chain(&chunk.after_forward));
             if !last {
-                for dispatch in &chunk.backward {
-                    dispatch.record(pass);
-                }
+                step.extend(&chunk.backward);
             }
         }
-        self.finish_loss.record(pass);
+        step.push(&self.finish_loss);
         if !last {
             if measure {
-                for dispatch in &self.measured_updates {
-                    dispatch.record(pass);
-                }
-                self.finish_measure.record(pass);
+                step.extend(&self.measured_updates);
+                step.push(&self.finish_measure);
             } else {
-                for dispatch in &self.updates {
-                    dispatch.record(pass);
-                }
+                step.extend(&self.updates);
             }
-            if let Some(total) = &self.total_w1 {
-                total.record(pass);
-            }
+            step.extend(&self.total_w1);
         }
-        self.advance_step.record(pass);
+        step.push(&self.advance_step);
+        step
     }
 
     /// Records the test-set counts and the parameter distances at the final parameters.

@@ -56,6 +56,8 @@ pub struct GpuDevice {
     pub queue: wgpu::Queue,
     pub info: wgpu::AdapterInfo,
     pub limits: Limits,
+    /// Optional features enabled on the device.
+    pub features: wgpu::Features,
 }
 
 impl GpuDevice {
@@ -87,9 +89,11 @@ impl GpuDevice {
         );
 
         let limits = required_limits(&adapter);
+        // Timestamps time each kernel of a training step in `GpuEngine::profile_step`.
+        let features = adapter.features() & wgpu::Features::TIMESTAMP_QUERY;
         let descriptor = wgpu::DeviceDescriptor {
             label: Some("lazysweep"),
-            required_features: wgpu::Features::empty(),
+            required_features: features,
             required_limits: limits.clone(),
             experimental_features: wgpu::ExperimentalFeatures::disabled(),
             memory_hints: wgpu::MemoryHints::Performance,
@@ -110,6 +114,7 @@ impl GpuDevice {
             queue,
             info,
             limits,
+            features,
         })
     }
 
@@ -223,8 +228,12 @@ mod tests {
 
     #[test]
     fn device_types_rank_gpus_first() {
-        assert!(device_type_rank(DeviceType::DiscreteGpu) < device_type_rank(DeviceType::IntegratedGpu));
-        assert!(device_type_rank(DeviceType::IntegratedGpu) < device_type_rank(DeviceType::VirtualGpu));
+        assert!(
+            device_type_rank(DeviceType::DiscreteGpu) < device_type_rank(DeviceType::IntegratedGpu)
+        );
+        assert!(
+            device_type_rank(DeviceType::IntegratedGpu) < device_type_rank(DeviceType::VirtualGpu)
+        );
         assert!(device_type_rank(DeviceType::VirtualGpu) < device_type_rank(DeviceType::Cpu));
     }
 }

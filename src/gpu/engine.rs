@@ -12,6 +12,7 @@ use super::kernels::{Kernels, MatmulConfig, read_buffer};
 use super::layout::CellState;
 use super::matmul::measure_matmul_config;
 use super::offset::StartLayer;
+use super::profile::{StepProfile, profile_step};
 use crate::engine::{
     CellOutcome, CellSpec, Engine, EngineError, EngineEvent, Precision, Problem, measured_step,
     validate_batch,
@@ -96,6 +97,37 @@ impl GpuEngine {
         ((limit / per_cell.max(1)) as usize).clamp(1, self.max_cells)
     }
 
+    /// Uploads a batch of `cells` in chunks of as many samples as fit, and returns it with
+    /// the samples per chunk.
+    fn upload(
+        &self,
+        problem: Problem<'_>,
+        cells: &[CellSpec],
+        start: Option<&StartLayer>,
+    ) -> Result<(Batch, usize), GpuError> {
+        let samples = problem.data.n_train().max(problem.data.n_test());
+        let width = cells.len() * problem.init.hidden;
+        let rows = rows_per_chunk(&self.gpu, width, problem.data.d, samples).min(self.max_rows);
+        let df64 = problem.settings.precision == Precision::Df64;
+        let batch = Batch::upload(&self.gpu, &self.kernels, problem, cells, rows, start, df64)?;
+        Ok((batch, rows))
+    }
+
+    /// Times every kernel of one training step of `cells`, all in one pass, with GPU
+    /// timestamps. Returns None when the adapter has no timestamp queries.
+    pub fn profile_step(
+        &self,
+        problem: Problem<'_>,
+        cells: &[CellSpec],
+    ) -> Result<Option<StepProfile>, EngineError> {
+        validate_batch(problem, cells)?;
+        self.precision(problem.settings.precision)?;
+        let start =
+            uses_start_layer(problem.settings.precision).then(|| StartLayer::compute(problem));
+        let (batch, _) = self.upload(problem, cells, start.as_ref())?;
+        Ok(profile_step(&self.gpu, &batch)?)
+    }
+
     fn train_pass(
         &self,
         problem: Problem<'_>,
@@ -105,11 +137,7 @@ impl GpuEngine {
         on_event: &mut dyn FnMut(EngineEvent<'_>),
     ) -> Result<Vec<CellOutcome>, GpuError> {
         let steps = problem.settings.steps;
-        let samples = problem.data.n_train().max(problem.data.n_test());
-        let width = cells.len() * problem.init.hidden;
-        let rows = rows_per_chunk(&self.gpu, width, problem.data.d, samples).min(self.max_rows);
-        let df64 = problem.settings.precision == Precision::Df64;
-        let batch = Batch::upload(&self.gpu, &self.kernels, problem, cells, rows, start, df64)?;
+        let (batch, rows) = self.upload(problem, cells, start)?;
         debug!(
             "gpu: {} cells, {} training chunks and {} test chunks of up to {rows} samples",
             cells.len(),
@@ -305,6 +333,11 @@ impl GpuEngine {
             .collect();
         Ok(outcomes)
     }
+}
+
+/// Returns whether `precision` trains from the hidden layer at theta_0 computed on the host.
+fn uses_start_layer(precision: Precision) -> bool {
+    matches!(precision, Precision::Offset | Precision::Df64)
 }
 
 /// Returns the matrix-product workgroup shape measured fastest on `gpu`'s adapter. The

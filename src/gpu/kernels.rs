@@ -22,6 +22,8 @@ pub(crate) enum Access {
 /// module can use different subsets of its bindings.
 #[derive(Clone)]
 pub(crate) struct Kernel {
+    /// The entry point's name.
+    name: &'static str,
     pipeline: ComputePipeline,
     layout: wgpu::BindGroupLayout,
     bindings: Vec<u32>,
@@ -31,7 +33,7 @@ impl Kernel {
     pub(crate) fn new(
         device: &Device,
         module: &wgpu::ShaderModule,
-        entry: &str,
+        entry: &'static str,
         bindings: &[(u32, Access)],
         constants: &[(&str, f64)],
     ) -> Self {
@@ -78,6 +80,7 @@ impl Kernel {
             cache: None,
         });
         Self {
+            name: entry,
             pipeline,
             layout,
             bindings: bindings.iter().map(|&(b, _)| b).collect(),
@@ -111,6 +114,7 @@ impl Kernel {
         groups: [u32; 3],
     ) -> Dispatch {
         Dispatch {
+            name: self.name,
             pipeline: self.pipeline.clone(),
             bind_group: self.bind(device, buffers),
             groups,
@@ -121,6 +125,8 @@ impl Kernel {
 /// A kernel with its buffers bound and its workgroup counts fixed, ready to be recorded
 /// into any number of passes.
 pub(crate) struct Dispatch {
+    /// The kernel's entry point, which names it in profiles.
+    pub name: &'static str,
     pipeline: ComputePipeline,
     bind_group: BindGroup,
     groups: [u32; 3],
@@ -134,6 +140,25 @@ impl Dispatch {
         pass.set_pipeline(&self.pipeline);
         pass.set_bind_group(0, &self.bind_group, &[]);
         pass.dispatch_workgroups(self.groups[0], self.groups[1], self.groups[2]);
+    }
+
+    /// Records the dispatch in a pass of its own that writes timestamps `2 i` and
+    /// `2 i + 1` of `queries` at its start and end.
+    pub(crate) fn record_timed(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        queries: &wgpu::QuerySet,
+        i: u32,
+    ) {
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some(self.name),
+            timestamp_writes: Some(wgpu::ComputePassTimestampWrites {
+                query_set: queries,
+                beginning_of_pass_write_index: Some(2 * i),
+                end_of_pass_write_index: Some(2 * i + 1),
+            }),
+        });
+        self.record(&mut pass);
     }
 }
 
@@ -317,7 +342,7 @@ impl Kernels {
                 device.create_shader_module(wgsl("output_df64.wgsl", OUTPUT_DF64_SOURCE));
             let metrics =
                 device.create_shader_module(wgpu::include_wgsl!("../../shaders/metrics.wgsl"));
-            let kernel = |module, entry, bindings: &[(u32, Access)]| {
+            let kernel = |module, entry: &'static str, bindings: &[(u32, Access)]| {
                 Kernel::new(device, module, entry, bindings, &[])
             };
             // The update kernels share their first nine bindings; the measured ones add the

@@ -1,19 +1,21 @@
-//! The float32 GPU engine on wgpu, and the device and kernels it is built from.
+//! The GPU engine on wgpu, and the device and kernels it is built from.
 //!
-//! The engine trains in the plain formulation (`--precision f32`) or in the offset one
+//! The engine trains in the plain formulation (`--precision f32`), in the offset one
 //! (`--precision offset`), which stores delta = theta - theta_0 and computes f - f_0
 //! without subtracting f_0, starting from the hidden layer at theta_0 that the host
-//! computes in float64. Both measure the loss change L_t - L_0, the fraction of each
-//! update lost to rounding and the cancellation in f - f_0, and read back only the
+//! computes in float64, or in the offset formulation with theta held in double-float
+//! (`--precision df64`). Every mode measures the loss change L_t - L_0, the fraction of
+//! each update lost to rounding and the cancellation in f - f_0, and reads back only the
 //! per-cell results.
 //!
-//! Kernels are WGSL files in `shaders/`: matrix products (matmul.wgsl), the activation
-//! and its offset form (activation.wgsl), the loss, its change and its gradient
-//! (loss.wgsl), the optimizer update with its rounding measure (update.wgsl) and the final
-//! metrics (metrics.wgsl). functions.wgsl contains the float32 softplus, logistic, expm1 and
-//! log1p, and is prepended to activation.wgsl and loss.wgsl. df64.wgsl is a library of
-//! double-float arithmetic that kernels prepend, checked on the adapter by
-//! df64_selftest.wgsl.
+//! Kernels are WGSL files in `shaders/`: matrix products (matmul.wgsl, matmul_tiled.wgsl),
+//! the activation and its offset form (activation.wgsl), the loss, its change and its
+//! gradient (loss.wgsl), the df64 output change (output_df64.wgsl), the optimizer update
+//! with its rounding measure (update.wgsl) and the final metrics (metrics.wgsl).
+//! functions.wgsl contains the float32 softplus, logistic, expm1 and log1p, and is
+//! prepended to activation.wgsl and loss.wgsl. df64.wgsl is a library of double-float
+//! arithmetic that loss.wgsl, update.wgsl and output_df64.wgsl prepend, checked on the
+//! adapter by df64_selftest.wgsl.
 
 mod batch;
 mod df64;
@@ -24,6 +26,7 @@ mod kernels;
 mod layout;
 mod matmul;
 mod offset;
+mod profile;
 
 pub use df64::{
     DF64_MAX_RELATIVE_ERROR, Df64SelfTest, TwoProductSample, TwoSumSample, df64_wgsl,
@@ -34,3 +37,4 @@ pub use engine::GpuEngine;
 pub use functions::{ActivationChange, GpuFunctions};
 pub use kernels::{MATMUL_BLOCK, MatmulConfig, MatmulShape, Operand};
 pub use matmul::{GpuMatmul, MATMUL_CANDIDATES, MatmulTiming, measure_matmul_config};
+pub use profile::{KernelTime, StepProfile};
