@@ -10,7 +10,7 @@
 // adds the terms of each cell in a fixed order, so the result does not depend on
 // scheduling. In the offset formulation f already holds f - f0 and f0 is zero. With
 // `df64_sums` set, `finish_loss` adds the loss terms and their changes in df64.
-// functions.wgsl and df64.wgsl are prepended to this file.
+// functions.wgsl, df64.wgsl and cells.wgsl are prepended to this file.
 
 struct Params {
     // Samples in this chunk, and the index of its first sample in the training set.
@@ -28,41 +28,7 @@ struct Params {
     zero: u32,
 }
 
-struct Cell {
-    kind: u32,
-    alpha: f32,
-    eta: f32,
-    fold: f32,
-    // 1 / (alpha^2 n) and 1 / (alpha n), rounded from float64.
-    loss_scale: f32,
-    gradient_scale: f32,
-    _pad0: u32,
-    _pad1: u32,
-}
-
-struct CellState {
-    loss0: f32,
-    last_loss: f32,
-    // Step at which the cell diverged, or NOT_DIVERGED.
-    diverged_step: u32,
-    train_correct: u32,
-    // Magnitude of the updates lost to rounding, summed over the measured steps by
-    // update.wgsl; `intended_sum` is the magnitude of the updates themselves.
-    lost_sum: f32,
-    // Squared norms of f and f - f0 over the training set at the last loss evaluation.
-    output_sq: f32,
-    change_sq: f32,
-    intended_sum: f32,
-}
-
-struct Schedule {
-    step: u32,
-    _pad: u32,
-    corrections: array<vec2<f32>>,
-}
-
 const CLASSES: u32 = 10u;
-const NOT_DIVERGED: u32 = 0xffffffffu;
 const NAN_BITS: u32 = 0x7fc00000u;
 // Terms added in one inner block of `finish_loss`, so that the float32 sum is two-level.
 const SUM_BLOCK: u32 = 128u;

@@ -21,7 +21,7 @@
 // double-float: `theta` holds theta as df64 pairs, the step subtracts u in df64, and `w`
 // receives delta = theta - theta_0 rounded to f32, which the other kernels read as in the
 // offset formulation. The rounding they measure is that of the df64 subtraction. df64.wgsl
-// is prepended to this file.
+// and cells.wgsl are prepended to this file.
 
 struct Params {
     count: u32,
@@ -55,40 +55,10 @@ struct MeasureParams {
     _pad: u32,
 }
 
-struct Cell {
-    kind: u32,
-    alpha: f32,
-    eta: f32,
-    fold: f32,
-    loss_scale: f32,
-    gradient_scale: f32,
-    _pad0: u32,
-    _pad1: u32,
-}
-
-struct CellState {
-    loss0: f32,
-    last_loss: f32,
-    diverged_step: u32,
-    train_correct: u32,
-    lost_sum: f32,
-    output_sq: f32,
-    change_sq: f32,
-    intended_sum: f32,
-}
-
-struct Schedule {
-    step: u32,
-    _pad: u32,
-    // (c_m, c_v) of each step.
-    corrections: array<vec2<f32>>,
-}
-
-// Values of `Cell::kind`, in the order of the Rust enum `GpuRule`.
+// Values of `Cell::kind`, as `rule` in src/gpu/layout.rs numbers them.
 const GD: u32 = 0u;
 const RMSPROP: u32 = 1u;
 const ADAM: u32 = 2u;
-const NOT_DIVERGED: u32 = 0xffffffffu;
 const GROUP: u32 = 64u;
 
 @group(0) @binding(0) var<uniform> params: Params;

@@ -493,16 +493,20 @@ pub(crate) const ACTIVATION_SOURCE: &str = concat!(
     include_str!("../../shaders/activation.wgsl")
 );
 
-/// loss.wgsl after functions.wgsl and df64.wgsl, whose functions it calls.
+/// loss.wgsl after functions.wgsl and df64.wgsl, whose functions it calls, and
+/// cells.wgsl, whose structs it reads.
 const LOSS_SOURCE: &str = concat!(
     include_str!("../../shaders/functions.wgsl"),
     include_str!("../../shaders/df64.wgsl"),
+    include_str!("../../shaders/cells.wgsl"),
     include_str!("../../shaders/loss.wgsl")
 );
 
-/// update.wgsl after df64.wgsl, whose functions its df64 entry points call.
+/// update.wgsl after df64.wgsl, whose functions its df64 entry points call, and
+/// cells.wgsl.
 const UPDATE_SOURCE: &str = concat!(
     include_str!("../../shaders/df64.wgsl"),
+    include_str!("../../shaders/cells.wgsl"),
     include_str!("../../shaders/update.wgsl")
 );
 

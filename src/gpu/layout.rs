@@ -18,7 +18,7 @@ fn rule(kind: OptimizerKind) -> u32 {
     }
 }
 
-/// `Cell` in loss.wgsl and update.wgsl.
+/// `Cell` in cells.wgsl.
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
 pub(crate) struct CellParams {
@@ -48,7 +48,7 @@ impl CellParams {
     }
 }
 
-/// `CellState` in loss.wgsl and update.wgsl.
+/// `CellState` in cells.wgsl.
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable, Debug)]
 pub(crate) struct CellState {

@@ -273,7 +273,8 @@ fn validate(config: &SweepConfig, options: &RunOptions) -> Result<(), SweepError
         return invalid("--n-test must be at least 1 (omit it to use the whole test set)".into());
     }
 
-    if !(config.divergence_factor > 1.0) {
+    // NaN fails the comparison and is rejected too.
+    if config.divergence_factor.partial_cmp(&1.0) != Some(std::cmp::Ordering::Greater) {
         return invalid(format!(
             "--divergence-factor = {} must be > 1",
             config.divergence_factor
