@@ -1,8 +1,10 @@
 // Scaled softplus sigma(u) = (a / 5) softplus(5 u) and its derivative
 // sigma'(u) = a logistic(5 u), elementwise. functions.wgsl is prepended to this file.
 //
-// Dispatches are two-dimensional so that more than 65535 workgroups of 64 can be used:
-// element index = id.x + id.y * (workgroups along x) * 64.
+// Dispatches are two-dimensional so that more than 65535 workgroups of 64 can be used.
+// An invocation handles elements id.x + id.y * (workgroups along x) * 64 and every
+// (invocations of the dispatch)-th element after it, so the host may dispatch fewer
+// workgroups than elements / 64.
 
 struct Params {
     count: u32,
@@ -30,16 +32,20 @@ fn element_index(id: vec3<u32>, groups: vec3<u32>) -> u32 {
     return id.x + id.y * groups.x * 64u;
 }
 
+// Returns the number of invocations of the dispatch, the stride between the elements of
+// one invocation.
+fn element_stride(groups: vec3<u32>) -> u32 {
+    return groups.x * groups.y * 64u;
+}
+
 // Writes z = sigma(zhat) and dsigma = sigma'(zhat).
 @compute @workgroup_size(64)
 fn activate(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let i = element_index(id, groups);
-    if (i >= params.count) {
-        return;
+    for (var i = element_index(id, groups); i < params.count; i += element_stride(groups)) {
+        let x = BETA * zhat[i];
+        z[i] = params.a / BETA * softplus(x);
+        dsigma[i] = params.a * logistic(x);
     }
-    let x = BETA * zhat[i];
-    z[i] = params.a / BETA * softplus(x);
-    dsigma[i] = params.a * logistic(x);
 }
 
 // The offset formulation: zhat holds e = zhat - zhat_0. Writes the change
@@ -47,26 +53,22 @@ fn activate(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroup
 // z = sigma(zhat_0) + change and dsigma = sigma'(zhat_0 + e).
 @compute @workgroup_size(64)
 fn activate_offset(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let i = element_index(id, groups);
-    if (i >= params.count) {
-        return;
+    for (var i = element_index(id, groups); i < params.count; i += element_stride(groups)) {
+        let start = (i / params.width) * params.hidden + i % params.hidden;
+        let e = zhat[i];
+        let u0 = zhat0[start];
+        let sigma0 = z0[start];
+        let dz = activation_change(params.a, u0, logistic0[start], sigma0, e);
+        change[i] = dz;
+        z[i] = sigma0 + dz;
+        dsigma[i] = params.a * logistic(BETA * (u0 + e));
     }
-    let start = (i / params.width) * params.hidden + i % params.hidden;
-    let e = zhat[i];
-    let u0 = zhat0[start];
-    let sigma0 = z0[start];
-    let dz = activation_change(params.a, u0, logistic0[start], sigma0, e);
-    change[i] = dz;
-    z[i] = sigma0 + dz;
-    dsigma[i] = params.a * logistic(BETA * (u0 + e));
 }
 
 // Multiplies delta by sigma'(zhat) in place, turning dL/dz into dL/dzhat.
 @compute @workgroup_size(64)
 fn apply_derivative(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let i = element_index(id, groups);
-    if (i >= params.count) {
-        return;
+    for (var i = element_index(id, groups); i < params.count; i += element_stride(groups)) {
+        delta[i] *= derivative[i];
     }
-    delta[i] *= derivative[i];
 }

@@ -157,34 +157,36 @@ fn step_df64(i: u32, cell_index: u32, cell: Cell) -> vec2<f32> {
     return vec2<f32>(abs(lost), abs(u));
 }
 
-// Returns the element index of an invocation of a two-dimensional dispatch of 64-wide
-// workgroups.
+// Returns the first element of an invocation of a two-dimensional dispatch of 64-wide
+// workgroups. The invocation then handles every (invocations of the dispatch)-th element
+// after it, so the host may dispatch fewer workgroups than elements / 64.
 fn element(id: vec3<u32>, groups: vec3<u32>) -> u32 {
     return id.x + id.y * groups.x * GROUP;
 }
 
+// Returns the number of invocations of the dispatch.
+fn element_stride(groups: vec3<u32>) -> u32 {
+    return groups.x * groups.y * GROUP;
+}
+
 @compute @workgroup_size(64)
 fn update(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let i = element(id, groups);
-    if (i >= params.count) {
-        return;
-    }
-    let cell_index = i / params.block;
-    if (state[cell_index].diverged_step == NOT_DIVERGED) {
-        step_f32(i, cell_index, cells[cell_index]);
+    for (var i = element(id, groups); i < params.count; i += element_stride(groups)) {
+        let cell_index = i / params.block;
+        if (state[cell_index].diverged_step == NOT_DIVERGED) {
+            step_f32(i, cell_index, cells[cell_index]);
+        }
     }
 }
 
 @compute @workgroup_size(64)
 fn update_df64(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     df64_set_guard(params.zero);
-    let i = element(id, groups);
-    if (i >= params.count) {
-        return;
-    }
-    let cell_index = i / params.block;
-    if (state[cell_index].diverged_step == NOT_DIVERGED) {
-        step_df64(i, cell_index, cells[cell_index]);
+    for (var i = element(id, groups); i < params.count; i += element_stride(groups)) {
+        let cell_index = i / params.block;
+        if (state[cell_index].diverged_step == NOT_DIVERGED) {
+            step_df64(i, cell_index, cells[cell_index]);
+        }
     }
 }
 
@@ -268,11 +270,9 @@ fn finish_measure(@builtin(global_invocation_id) id: vec3<u32>) {
 // the full W1 = W1_0 + delta W1 that the backward pass of the offset formulation needs.
 @compute @workgroup_size(64)
 fn total_from_start(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let i = element(id, groups);
-    if (i >= params.count) {
-        return;
+    for (var i = element(id, groups); i < params.count; i += element_stride(groups)) {
+        total[i] = start[i % params.block] + w[i];
     }
-    total[i] = start[i % params.block] + w[i];
 }
 
 // Advances the step counter that `update` and `finish_loss` read; one invocation.

@@ -17,8 +17,8 @@ use wgpu::{Buffer, CommandEncoder, Device};
 
 use super::device::{GpuDevice, GpuError};
 use super::kernels::{
-    Dispatch, GROUP, Kernels, MatmulShape, Operand, element_groups, storage_buffer, uniform_buffer,
-    zeroed_buffer,
+    Dispatch, GROUP, Kernels, MatmulShape, Operand, element_groups, elementwise_group_cap,
+    storage_buffer, uniform_buffer, zeroed_buffer,
 };
 use super::layout::{
     ActivationParams, CellParams, CellState, LossParams, MeasureParams, MetricsParams,
@@ -519,6 +519,12 @@ impl Plan<'_> {
         (k, h, self.problem.data.d as u32, k * h)
     }
 
+    /// Returns the workgroups of an elementwise kernel over `count` elements on this
+    /// adapter.
+    fn elementwise(&self, count: usize) -> [u32; 3] {
+        element_groups(count, elementwise_group_cap(self.gpu))
+    }
+
     fn inv_sqrt_d(&self) -> f32 {
         (1.0 / (self.problem.data.d as f64).sqrt()) as f32
     }
@@ -575,7 +581,7 @@ impl Plan<'_> {
                 dispatches.push(self.kernels.activate.dispatch(
                     self.device(),
                     &[&activation_params, &b.zhat, &b.z, &b.dsigma],
-                    element_groups(count),
+                    self.elementwise(count),
                 ));
                 dispatches.push(matmul.prepare(self.gpu, &output, &b.z, &b.w1, &b.f)?);
             }
@@ -592,7 +598,7 @@ impl Plan<'_> {
                         &start.logistic,
                         &start.z,
                     ],
-                    element_groups(count),
+                    self.elementwise(count),
                 ));
                 if self.df64 {
                     let params = OutputParams {
@@ -726,7 +732,7 @@ impl Plan<'_> {
             self.kernels.apply_derivative.dispatch(
                 device,
                 &[&uniform_buffer(device, &params), &b.zhat, &b.dsigma],
-                element_groups(count),
+                self.elementwise(count),
             ),
             self.kernels
                 .matmul
@@ -891,9 +897,9 @@ impl Plan<'_> {
             }
             let kernels = self.kernels;
             let (kernel, groups) = match (self.df64, measured) {
-                (false, false) => (&kernels.update, element_groups(count)),
+                (false, false) => (&kernels.update, self.elementwise(count)),
                 (false, true) => (&kernels.update_measured, [parts, k, 1]),
-                (true, false) => (&kernels.update_df64, element_groups(count)),
+                (true, false) => (&kernels.update_df64, self.elementwise(count)),
                 (true, true) => (&kernels.update_df64_measured, [parts, k, 1]),
             };
             kernel.dispatch(self.device(), &buffers, groups)
@@ -938,7 +944,7 @@ impl Plan<'_> {
                 &b.w1_init,
                 &b.w1_total,
             ],
-            element_groups(count),
+            self.elementwise(count),
         )
     }
 

@@ -150,7 +150,9 @@ impl GpuFunctions {
                     &storage_buffer(device, "logistic(beta zhat_0)", logistic0),
                     &storage_buffer(device, "sigma(zhat_0)", z0),
                 ],
-                element_groups(e.len()),
+                // Two workgroups, so that each invocation loops over many elements as on
+                // a CPU-hosted adapter.
+                element_groups(e.len(), 2),
             );
             self.submit(&dispatch);
             outputs
@@ -189,7 +191,7 @@ impl GpuFunctions {
                     &storage_buffer(device, "second", second),
                     &result,
                 ],
-                element_groups(first.len()),
+                element_groups(first.len(), u32::MAX),
             );
             self.submit(&dispatch);
             result

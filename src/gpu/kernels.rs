@@ -608,15 +608,31 @@ impl MatmulKernel {
     }
 }
 
-/// Returns the workgroup counts that cover `count` elements with one invocation each,
-/// spread over two dimensions when one would exceed 65535 workgroups. The shaders rebuild
-/// the element index as id.x + id.y * (workgroups along x) * GROUP.
-pub(crate) fn element_groups(count: usize) -> [u32; 3] {
+/// Returns the workgroups of a one-dimensional kernel over `count` elements: one
+/// invocation per element, but at most `cap` workgroups, whose invocations then loop over
+/// the remaining elements. The workgroups are spread over x and y so that neither exceeds
+/// the 65535 per dimension that every adapter allows.
+pub(crate) fn element_groups(count: usize, cap: u32) -> [u32; 3] {
     const MAX_X: usize = 32768;
-    let groups = count.div_ceil(GROUP as usize);
+    let groups = count.div_ceil(GROUP as usize).min(cap.max(1) as usize);
     let x = groups.min(MAX_X);
     let y = if x == 0 { 0 } else { groups.div_ceil(x) };
     [x as u32, y as u32, 1]
+}
+
+/// Workgroups per elementwise dispatch on a CPU-hosted adapter. On lavapipe the update of
+/// 630,000 parameters took 4.0-4.1% of a training step in 9,800 workgroups of 64, 3.7% in
+/// 512 and 3.2-3.3% in 64, whose invocations loop over about 150 elements each.
+const CPU_ELEMENTWISE_GROUPS: u32 = 64;
+
+/// Returns the most workgroups an elementwise dispatch uses on `gpu`'s adapter: a few on a
+/// CPU-hosted one, and on a GPU as many as there are blocks of 64 elements.
+pub(crate) fn elementwise_group_cap(gpu: &GpuDevice) -> u32 {
+    if gpu.is_cpu_adapter() {
+        CPU_ELEMENTWISE_GROUPS
+    } else {
+        u32::MAX
+    }
 }
 
 pub(crate) fn uniform_buffer<T: Pod>(device: &Device, value: &T) -> Buffer {
