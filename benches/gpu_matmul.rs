@@ -69,17 +69,14 @@ fn bench_products(c: &mut Criterion) {
         gpu.info.name, gpu.info.device_type
     );
 
-    let configs = [
-        MatmulConfig::default(),
-        MatmulConfig::registers(16, 4),
-    ];
+    let configs = [MatmulConfig::default(), MatmulConfig::PANELS];
     let mut group = c.benchmark_group("gpu_matmul");
     group.sample_size(10);
     for config in configs {
         let shape = square(1024);
         let a = filled(shape.m * shape.k);
         let product = GpuMatmul::new(&gpu, config, &shape, &a, &a, &a).unwrap();
-        let label = format!("square 1024 group {}x{}", config.group_x, config.group_y);
+        let label = format!("square 1024 {config}");
         group.throughput(Throughput::Elements(shape.flops() as u64));
         group.bench_function(BenchmarkId::from_parameter(label), |bench| {
             bench.iter(|| product.run(1).unwrap());
@@ -96,10 +93,7 @@ fn bench_products(c: &mut Criterion) {
             for config in configs {
                 let product = GpuMatmul::new(&gpu, config, &shape, &a, &b, &c_init).unwrap();
                 product.run(1).unwrap();
-                let label = format!(
-                    "{name} {n}x{d}x{width} group {}x{}",
-                    config.group_x, config.group_y
-                );
+                let label = format!("{name} {n}x{d}x{width} {config}");
                 group.throughput(Throughput::Elements(shape.flops() as u64));
                 group.bench_function(BenchmarkId::from_parameter(label), |bench| {
                     bench.iter(|| product.run(1).unwrap());

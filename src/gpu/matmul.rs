@@ -65,13 +65,15 @@ impl GpuMatmul {
 }
 
 /// Kernels that [`measure_matmul_config`] times: the register-blocked kernel in four
-/// workgroup shapes of 64 invocations, and the workgroup-memory tiled kernel.
-pub const MATMUL_CANDIDATES: [MatmulConfig; 5] = [
+/// workgroup shapes of 64 invocations, the workgroup-memory tiled kernel and the kernel that
+/// reads packed operands through uniform buffers.
+pub const MATMUL_CANDIDATES: [MatmulConfig; 6] = [
     MatmulConfig::registers(8, 8),
     MatmulConfig::registers(16, 4),
     MatmulConfig::registers(4, 16),
     MatmulConfig::registers(32, 2),
     MatmulConfig::TILED,
+    MatmulConfig::PANELS,
 ];
 
 /// Times of one candidate workgroup shape on the probe product.

@@ -32,5 +32,5 @@ pub use df64::{
 pub use device::{GpuDevice, GpuError};
 pub use engine::GpuEngine;
 pub use functions::{ActivationChange, GpuFunctions};
-pub use kernels::{MATMUL_BLOCK, MatmulConfig, MatmulShape, Operand};
+pub use kernels::{MATMUL_BLOCK, MatmulConfig, MatmulKind, MatmulShape, Operand};
 pub use matmul::{GpuMatmul, MATMUL_CANDIDATES, MatmulTiming, measure_matmul_config};
