@@ -150,7 +150,11 @@ fn scaled_accumulating_product() {
     let a = random((m * k) as usize, 6);
     let b = random((k * n) as usize, 7);
     let c = random((m * n) as usize, 8);
-    for config in [MatmulConfig::default(), MatmulConfig::TILED, MatmulConfig::PANELS] {
+    for config in [
+        MatmulConfig::default(),
+        MatmulConfig::TILED,
+        MatmulConfig::PANELS,
+    ] {
         check_product(&gpu, config, &shape, &a, &b, &c);
     }
 }
@@ -164,7 +168,7 @@ fn panel_products_cut_into_windows() {
     let Some(gpu) = open_gpu_device() else { return };
     let config = MatmulConfig::PANELS;
     // (m, k, n): panels of 128 rows and 16 columns leave 128 steps of k per window, so
-    // k = 1300 takes three dispatches of at most five windows each.
+    // k = 1300 takes three dispatches per tile of C, of at most five windows each.
     for (m, k, n) in [(130, 1300, 9), (9, 20, 300), (121, 641, 135), (5, 0, 7)] {
         let shape = MatmulShape {
             scale: 0.5,
@@ -187,8 +191,12 @@ fn panel_products_cut_into_windows() {
         m,
         n,
         k,
-        a: Operand::transposed(m).with_offset(a_offset).with_batch_stride(m * k),
-        b: Operand::row_major(n).with_offset(b_offset).with_batch_stride(k * n + 1),
+        a: Operand::transposed(m)
+            .with_offset(a_offset)
+            .with_batch_stride(m * k),
+        b: Operand::row_major(n)
+            .with_offset(b_offset)
+            .with_batch_stride(k * n + 1),
         c: Operand::row_major(2 * n).with_offset(1).with_batch_stride(n),
         scale: 1.0,
         accumulate: false,
@@ -206,7 +214,11 @@ fn panel_products_cut_into_windows() {
 fn training_step_products() {
     let Some(gpu) = open_gpu_device() else { return };
     let classes = 10;
-    let configs = [MatmulConfig::default(), MatmulConfig::TILED, MatmulConfig::PANELS];
+    let configs = [
+        MatmulConfig::default(),
+        MatmulConfig::TILED,
+        MatmulConfig::PANELS,
+    ];
     let cases = [(37u32, 53u32, 29u32, 3u32), (1, 1, 1, 1), (65, 7, 130, 2)];
     for (config, (n, d, h, cells)) in configs.into_iter().flat_map(|c| cases.map(|case| (c, case))) {
         let width = cells * h;

@@ -179,16 +179,26 @@ pub struct MatmulConfig {
 impl MatmulConfig {
     /// Returns the register-blocked kernel in `group_x` x `group_y` workgroups.
     pub const fn registers(group_x: u32, group_y: u32) -> Self {
-        Self { group_x, group_y, kind: MatmulKind::Registers }
+        Self {
+            group_x,
+            group_y,
+            kind: MatmulKind::Registers,
+        }
     }
 
     /// The workgroup-memory tiled kernel.
-    pub const TILED: MatmulConfig =
-        MatmulConfig { group_x: 16, group_y: 16, kind: MatmulKind::Tiled };
+    pub const TILED: MatmulConfig = MatmulConfig {
+        group_x: 16,
+        group_y: 16,
+        kind: MatmulKind::Tiled,
+    };
 
     /// The kernel that reads packed operands through uniform buffers.
-    pub const PANELS: MatmulConfig =
-        MatmulConfig { group_x: 8, group_y: 8, kind: MatmulKind::Panels };
+    pub const PANELS: MatmulConfig = MatmulConfig {
+        group_x: 8,
+        group_y: 8,
+        kind: MatmulKind::Panels,
+    };
 }
 
 impl Default for MatmulConfig {
@@ -526,7 +536,7 @@ struct PanelKernels {
 /// Floats in one uniform-buffer window of matmul_panels.wgsl (64 KiB, the largest uniform
 /// binding that wgpu guarantees).
 const WINDOW_FLOATS: u32 = 16384;
-/// Windows of each operand bound to one `multiply` dispatch; matmul_panels.wgsl fixes it.
+/// Windows of each operand bound to one `multiply` dispatch, fixed in matmul_panels.wgsl too.
 const PANEL_WINDOWS: u32 = 5;
 /// Largest rows of A or columns of B per panel, so one `multiply` dispatch computes at most
 /// a 128 x 128 tile of C, in 2 x 2 workgroups.
@@ -572,7 +582,7 @@ struct TileUniform {
     pad: [u32; 3],
 }
 
-/// How a product is cut into panels and windows of matmul_panels.wgsl.
+/// Panel widths, window depth and window counts of one product in matmul_panels.wgsl.
 #[derive(Debug, Clone, Copy)]
 struct PanelPlan {
     a_width: u32,
@@ -583,7 +593,7 @@ struct PanelPlan {
     windows: u32,
     a_panels: u32,
     b_panels: u32,
-    /// Windows of A in the scratch buffer; those of B follow.
+    /// Windows of A in the scratch buffer. Those of B follow them.
     a_windows: u64,
     b_windows: u64,
 }
@@ -728,7 +738,11 @@ impl MatmulKernel {
 }
 
 /// Returns an error when `groups` exceeds the adapter's workgroups per dimension.
-fn check_workgroups(gpu: &GpuDevice, shape: &MatmulShape, groups: [u32; 3]) -> Result<(), GpuError> {
+fn check_workgroups(
+    gpu: &GpuDevice,
+    shape: &MatmulShape,
+    groups: [u32; 3],
+) -> Result<(), GpuError> {
     let max = gpu.limits.max_compute_workgroups_per_dimension;
     if groups.iter().any(|&g| g > max) {
         return Err(GpuError::Validation {
@@ -743,9 +757,12 @@ fn check_workgroups(gpu: &GpuDevice, shape: &MatmulShape, groups: [u32; 3]) -> R
 }
 
 impl PanelKernels {
-    /// Returns the scratch buffer, replaced by a larger one when it holds fewer than `bytes`.
+    /// Returns the scratch buffer, replaced by a larger one when it has fewer than `bytes`.
     fn scratch(&self, device: &Device, bytes: u64) -> Buffer {
-        let mut scratch = self.scratch.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut scratch = self
+            .scratch
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(buffer) = scratch.as_ref().filter(|buffer| buffer.size() >= bytes) {
             return buffer.clone();
         }
@@ -761,6 +778,10 @@ impl PanelKernels {
 
     /// Prepares the two `pack` dispatches and one `multiply` dispatch per tile of C and
     /// group of PANEL_WINDOWS windows of k.
+    ///
+    /// NOTE: each `multiply` dispatch has its own bind group, so an engine that prepares
+    /// every chunk of a large run keeps thousands of them. Their memory and the cost of
+    /// recording them have not been measured.
     fn prepare(
         &self,
         gpu: &GpuDevice,
@@ -775,7 +796,7 @@ impl PanelKernels {
         let mut pack_a = self.pack(gpu, plan, shape, PackedOperand::A, a, &scratch)?;
         let mut steps = vec![self.pack(gpu, plan, shape, PackedOperand::B, b, &scratch)?];
 
-        // One uniform buffer holds every tile's parameters, each at an aligned offset.
+        // One uniform buffer contains every tile's parameters, each at an aligned offset.
         let stride = (std::mem::size_of::<TileUniform>() as u64)
             .next_multiple_of(u64::from(gpu.limits.min_uniform_buffer_offset_alignment));
         let passes = plan.windows.div_ceil(PANEL_WINDOWS);
@@ -830,7 +851,8 @@ impl PanelKernels {
         };
         for (index, &(batch, row_panel, col_panel, pass)) in tiles.iter().enumerate() {
             let windows = u64::from(plan.windows);
-            let a_first = (u64::from(batch) * u64::from(plan.a_panels) + u64::from(row_panel)) * windows;
+            let a_first =
+                (u64::from(batch) * u64::from(plan.a_panels) + u64::from(row_panel)) * windows;
             let b_first = plan.a_windows
                 + (u64::from(batch) * u64::from(plan.b_panels) + u64::from(col_panel)) * windows;
             let mut entries = vec![
@@ -842,10 +864,13 @@ impl PanelKernels {
                         size: wgpu::BufferSize::new(std::mem::size_of::<TileUniform>() as u64),
                     }),
                 },
-                wgpu::BindGroupEntry { binding: 1, resource: c.as_entire_binding() },
+                wgpu::BindGroupEntry {
+                    binding: 1,
+                    resource: c.as_entire_binding(),
+                },
             ];
-            // Windows past the panel's last are bound to its first; the shader reads none
-            // of their steps.
+            // Windows past the panel's last are bound to its first, because every binding
+            // needs a buffer. The shader reads none of their steps.
             for w in 0..u64::from(PANEL_WINDOWS) {
                 let local = u64::from(pass * PANEL_WINDOWS) + w;
                 let local = if local < windows { local } else { 0 };
