@@ -631,8 +631,8 @@ fn panel_plan(gpu: &GpuDevice, shape: &MatmulShape) -> Option<PanelPlan> {
         .limits
         .max_storage_buffer_binding_size
         .min(gpu.limits.max_buffer_size);
-    // Window indices and the element count of one pack dispatch are u32 in the shader.
-    let elements = plan.a_windows.max(plan.b_windows) * u64::from(WINDOW_FLOATS);
+    // Element indices into the scratch buffer are u32 in the shader.
+    let elements = (plan.a_windows + plan.b_windows) * u64::from(WINDOW_FLOATS);
     (plan.scratch_bytes() <= limit && elements <= u64::from(u32::MAX)).then_some(plan)
 }
 
