@@ -7,7 +7,8 @@
 //! update lost to rounding and the cancellation in f - f_0, and read back only the
 //! per-cell results.
 //!
-//! Kernels are WGSL files in `shaders/`: matrix products (matmul.wgsl), the activation
+//! Kernels are WGSL files in `shaders/`: matrix products (matmul.wgsl, matmul_tiled.wgsl
+//! and matmul_panels.wgsl, one of them chosen by timing on the adapter), the activation
 //! and its offset form (activation.wgsl), the loss, its change and its gradient
 //! (loss.wgsl), the optimizer update with its rounding measure (update.wgsl) and the final
 //! metrics (metrics.wgsl). functions.wgsl contains the float32 softplus, logistic, expm1 and
