@@ -21,9 +21,10 @@
 // with more steps of k than the windows of one dispatch adds each further part to C.
 //
 // The host plans the windows and dispatches (MatmulKernel in src/gpu/kernels.rs).
-// NOTE: on lavapipe the gathers of the window loads still take most of the time. With the
-// loads replaced by arithmetic, the loop ran 3 to 4.6 times faster. A 16 x 8 block per
-// invocation measured no faster than 8 x 8.
+// NOTE: on lavapipe the window loads still cost much of the time. With them replaced by
+// arithmetic, the loop ran 3 to 4.6 times faster (a rough measure, because LLVM may have
+// shared some products of the stand-in values). A 16 x 8 block per invocation measured
+// no faster than 8 x 8.
 
 // Floats per window: 64 KiB.
 const WINDOW: u32 = 16384u;

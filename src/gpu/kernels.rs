@@ -166,7 +166,8 @@ pub enum MatmulKind {
 /// workgroups of `group_x` x `group_y` invocations. In matmul_tiled.wgsl (`Tiled`), 16 x 16
 /// workgroups stage the operands of a 64 x 64 block of C in workgroup memory. In
 /// matmul_panels.wgsl (`Panels`), 8 x 8 workgroups of 8 x 8 blocks read packed operands
-/// from uniform buffers. `group_x` and `group_y` apply to `Registers` only.
+/// from uniform buffers. `group_x` and `group_y` shape the register kernel's workgroups,
+/// which `Panels` uses for the products it does not take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MatmulConfig {
     /// Invocations along columns of blocks.
@@ -514,8 +515,8 @@ pub(crate) fn wgsl(
 /// The matrix-product pipelines of one [`MatmulConfig`].
 #[derive(Clone)]
 pub(crate) struct MatmulKernel {
-    /// The register or tiled kernel. With `Panels`, the register kernel in 8 x 8
-    /// workgroups, for products that the panels do not take (see `panel_plan`).
+    /// The register or tiled kernel. With `Panels`, the register kernel, for products that
+    /// the panels do not take (see `panel_plan`).
     kernel: Kernel,
     panels: Option<PanelKernels>,
     config: MatmulConfig,
@@ -644,6 +645,7 @@ impl MatmulKernel {
         })
     }
 
+    /// Compiles the shaders without an error scope, for callers that open their own.
     pub(crate) fn compile(device: &Device, config: MatmulConfig) -> Self {
         use Access::{Read, ReadWrite, Uniform};
         let bindings = [(0, Uniform), (1, Read), (2, Read), (3, ReadWrite)];
@@ -681,7 +683,7 @@ impl MatmulKernel {
                 multiply_bindings.extend((2..2 + 2 * PANEL_WINDOWS).map(|b| (b, Uniform)));
                 let multiply = Kernel::new(device, &module, "multiply", &multiply_bindings, &[]);
                 Self {
-                    kernel: registers(8, 8),
+                    kernel: registers(config.group_x, config.group_y),
                     panels: Some(PanelKernels {
                         pack,
                         multiply,
@@ -714,17 +716,13 @@ impl MatmulKernel {
                 shape.m.div_ceil(TILED_BLOCK),
                 shape.batch,
             ],
+            // With `Panels`, the register kernel runs the products that the panels do not take.
             MatmulKind::Registers | MatmulKind::Panels => {
-                // The fallback of `Panels` is the register kernel in 8 x 8 workgroups.
-                let (group_x, group_y) = match config.kind {
-                    MatmulKind::Registers => (config.group_x, config.group_y),
-                    _ => (8, 8),
-                };
                 let column_blocks = shape.n.div_ceil(MATMUL_BLOCK);
                 let row_blocks = shape.m.div_ceil(MATMUL_BLOCK);
                 [
-                    column_blocks.div_ceil(group_x),
-                    row_blocks.div_ceil(group_y),
+                    column_blocks.div_ceil(config.group_x),
+                    row_blocks.div_ceil(config.group_y),
                     shape.batch,
                 ]
             }
