@@ -37,6 +37,23 @@ fn gradient(n: u32, d: u32, width: u32) -> MatmulShape {
     }
 }
 
+/// f_c = Z_c W1_c^T for each of `cells` cells: n samples, `hidden` units per cell and 10
+/// classes, one batch entry per cell.
+fn output(n: u32, hidden: u32, cells: u32) -> MatmulShape {
+    let classes = 10;
+    MatmulShape {
+        batch: cells,
+        m: n,
+        n: classes,
+        k: hidden,
+        a: Operand::row_major(cells * hidden).with_batch_stride(hidden),
+        b: Operand::transposed(hidden).with_batch_stride(classes * hidden),
+        c: Operand::row_major(classes).with_batch_stride(n * classes),
+        scale: 1.0,
+        accumulate: false,
+    }
+}
+
 /// C = A B with every operand row-major and square.
 fn square(size: u32) -> MatmulShape {
     MatmulShape {
@@ -69,17 +86,14 @@ fn bench_products(c: &mut Criterion) {
         gpu.info.name, gpu.info.device_type
     );
 
-    let configs = [
-        MatmulConfig::default(),
-        MatmulConfig::registers(16, 4),
-    ];
+    let configs = [MatmulConfig::default(), MatmulConfig::PANELS];
     let mut group = c.benchmark_group("gpu_matmul");
     group.sample_size(10);
     for config in configs {
         let shape = square(1024);
         let a = filled(shape.m * shape.k);
         let product = GpuMatmul::new(&gpu, config, &shape, &a, &a, &a).unwrap();
-        let label = format!("square 1024 group {}x{}", config.group_x, config.group_y);
+        let label = format!("square 1024 {config}");
         group.throughput(Throughput::Elements(shape.flops() as u64));
         group.bench_function(BenchmarkId::from_parameter(label), |bench| {
             bench.iter(|| product.run(1).unwrap());
@@ -95,17 +109,27 @@ fn bench_products(c: &mut Criterion) {
             let c_init = vec![0.0; (shape.m * shape.n) as usize];
             for config in configs {
                 let product = GpuMatmul::new(&gpu, config, &shape, &a, &b, &c_init).unwrap();
-                product.run(1).unwrap();
-                let label = format!(
-                    "{name} {n}x{d}x{width} group {}x{}",
-                    config.group_x, config.group_y
-                );
+                let label = format!("{name} {n}x{d}x{width} {config}");
                 group.throughput(Throughput::Elements(shape.flops() as u64));
                 group.bench_function(BenchmarkId::from_parameter(label), |bench| {
                     bench.iter(|| product.run(1).unwrap());
                 });
             }
         }
+    }
+    // The output layer of 8 cells of 250 hidden units: many thin products.
+    let (n, hidden, cells) = (500, 250, 8);
+    let shape = output(n, hidden, cells);
+    let a = filled(n * cells * hidden);
+    let b = filled(cells * 10 * hidden);
+    let c_init = vec![0.0; (cells * n * 10) as usize];
+    for config in configs {
+        let product = GpuMatmul::new(&gpu, config, &shape, &a, &b, &c_init).unwrap();
+        let label = format!("output {n}x{hidden}x10 batch {cells} {config}");
+        group.throughput(Throughput::Elements(shape.flops() as u64));
+        group.bench_function(BenchmarkId::from_parameter(label), |bench| {
+            bench.iter(|| product.run(1).unwrap());
+        });
     }
     group.finish();
 }

@@ -15,11 +15,12 @@
 // The block is written out variable by variable, because naga keeps private arrays
 // indexed in loops in memory, so the block shape is fixed here and only the workgroup
 // shape is a pipeline-overridable constant.
-// NOTE: on lavapipe (Mesa 22.3.6, 2 cores shared with other jobs) this kernel measured
-// 0.6-1.2 GFLOP/s at load average 5-7 and 1.7-1.9 at about 1.6, far below the tens that
-// register blocking is reported to reach there. A variant that read both operands as
-// aligned vec4 values measured the same 1.7-1.95 (cargo bench --bench gpu_matmul), so
-// the cause is not the width of the loads.
+// NOTE: on lavapipe (Mesa 22.3.6, LLVM 15) this kernel measured 1.4-1.8 GFLOP/s, because
+// that driver reads a storage buffer inside a loop one SIMD lane and one component at a
+// time, with a bounds check per element, whatever the address pattern or the load width.
+// The same kernel with its loads replaced by arithmetic ran 12 to 15 times faster. On that
+// driver the engine's measurement picks matmul_panels.wgsl, which reads the operands
+// through uniform buffers (docs/BENCHMARKS.md, "GPU engine on lavapipe").
 
 struct Shape {
     m: u32,

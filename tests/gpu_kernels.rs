@@ -126,6 +126,7 @@ fn other_workgroup_shapes() {
         MatmulConfig::registers(1, 64),
         MatmulConfig::registers(3, 5),
         MatmulConfig::TILED,
+        MatmulConfig::PANELS,
     ];
     for config in configs {
         for (m, k, n) in SHAPES {
@@ -149,9 +150,61 @@ fn scaled_accumulating_product() {
     let a = random((m * k) as usize, 6);
     let b = random((k * n) as usize, 7);
     let c = random((m * n) as usize, 8);
-    for config in [MatmulConfig::default(), MatmulConfig::TILED] {
+    for config in [
+        MatmulConfig::default(),
+        MatmulConfig::TILED,
+        MatmulConfig::PANELS,
+    ] {
         check_product(&gpu, config, &shape, &a, &b, &c);
     }
+}
+
+/// Shapes that cut the panel kernel's work in every way it plans: more than one panel of
+/// rows and of columns with ragged last panels, more steps of k than the windows of one
+/// dispatch (so later parts add to C), batched operands at offsets, and k = 0, which the
+/// panel kernel hands to the register kernel.
+#[test]
+fn panel_products_cut_into_windows() {
+    let Some(gpu) = open_gpu_device() else { return };
+    let config = MatmulConfig::PANELS;
+    // (m, k, n): panels of 128 rows and 16 columns leave 128 steps of k per window, so
+    // k = 1300 takes three dispatches per tile of C, of at most five windows each.
+    for (m, k, n) in [(130, 1300, 9), (9, 20, 300), (121, 641, 135), (5, 0, 7)] {
+        let shape = MatmulShape {
+            scale: 0.5,
+            accumulate: true,
+            ..plain(m, n, k)
+        };
+        let a = random((m * k) as usize, 16);
+        let b = random((k * n) as usize, 17);
+        let c = random((m * n) as usize, 18);
+        check_product(&gpu, config, &shape, &a, &b, &c);
+    }
+
+    // Two batch entries of transposed A at an offset, B row-major at an offset, and C
+    // inside a wider matrix.
+    let (batch, m, k, n) = (2u32, 129u32, 650u32, 17u32);
+    let a_offset = 3;
+    let b_offset = 5;
+    let shape = MatmulShape {
+        batch,
+        m,
+        n,
+        k,
+        a: Operand::transposed(m)
+            .with_offset(a_offset)
+            .with_batch_stride(m * k),
+        b: Operand::row_major(n)
+            .with_offset(b_offset)
+            .with_batch_stride(k * n + 1),
+        c: Operand::row_major(2 * n).with_offset(1).with_batch_stride(n),
+        scale: 1.0,
+        accumulate: false,
+    };
+    let a = random((a_offset + batch * m * k) as usize, 19);
+    let b = random((b_offset + batch * (k * n + 1)) as usize, 20);
+    let c = random((1 + m * 2 * n) as usize, 21);
+    check_product(&gpu, config, &shape, &a, &b, &c);
 }
 
 /// The four products of a training step, with the engine's layouts: X is n x d, W0 of the
@@ -161,7 +214,11 @@ fn scaled_accumulating_product() {
 fn training_step_products() {
     let Some(gpu) = open_gpu_device() else { return };
     let classes = 10;
-    let configs = [MatmulConfig::default(), MatmulConfig::TILED];
+    let configs = [
+        MatmulConfig::default(),
+        MatmulConfig::TILED,
+        MatmulConfig::PANELS,
+    ];
     let cases = [(37u32, 53u32, 29u32, 3u32), (1, 1, 1, 1), (65, 7, 130, 2)];
     for (config, (n, d, h, cells)) in configs.into_iter().flat_map(|c| cases.map(|case| (c, case))) {
         let width = cells * h;

@@ -1,6 +1,8 @@
 //! Compiled compute pipelines, their uniform structs, and helpers that create buffers and
 //! record dispatches.
 
+use std::sync::{Arc, Mutex};
+
 use bytemuck::{Pod, Zeroable};
 use wgpu::util::DeviceExt;
 use wgpu::{BindGroup, Buffer, BufferUsages, ComputePipeline, Device};
@@ -118,6 +120,7 @@ impl Kernel {
             pipeline: self.pipeline.clone(),
             bind_group: self.bind(device, buffers),
             groups,
+            then: Vec::new(),
         }
     }
 }
@@ -130,16 +133,21 @@ pub(crate) struct Dispatch {
     pipeline: ComputePipeline,
     bind_group: BindGroup,
     groups: [u32; 3],
+    /// Dispatches recorded after this one, for work that takes several steps (the panel
+    /// matrix product).
+    then: Vec<Dispatch>,
 }
 
 impl Dispatch {
     pub(crate) fn record(&self, pass: &mut wgpu::ComputePass<'_>) {
-        if self.groups.contains(&0) {
-            return;
+        if !self.groups.contains(&0) {
+            pass.set_pipeline(&self.pipeline);
+            pass.set_bind_group(0, &self.bind_group, &[]);
+            pass.dispatch_workgroups(self.groups[0], self.groups[1], self.groups[2]);
         }
-        pass.set_pipeline(&self.pipeline);
-        pass.set_bind_group(0, &self.bind_group, &[]);
-        pass.dispatch_workgroups(self.groups[0], self.groups[1], self.groups[2]);
+        for next in &self.then {
+            next.record(pass);
+        }
     }
 
     /// Records the dispatch in a pass of its own that writes timestamps `2 i` and
@@ -165,29 +173,58 @@ impl Dispatch {
 /// Rows and columns of C that one invocation of the matrix-product kernel computes.
 pub const MATMUL_BLOCK: u32 = 8;
 
+/// The matrix-product kernels, which differ in where they read the operands from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatmulKind {
+    /// matmul.wgsl: each invocation computes an 8 x 8 block of C from storage buffers.
+    Registers,
+    /// matmul_tiled.wgsl: workgroups stage tiles of the operands in workgroup memory.
+    Tiled,
+    /// matmul_panels.wgsl: the operands are copied into panels that the product reads
+    /// through uniform-buffer windows.
+    Panels,
+}
+
 /// Choice of matrix-product kernel and its workgroup shape.
 ///
 /// In matmul.wgsl each invocation computes an 8 x 8 block of C from registers alone, in
-/// workgroups of `group_x` x `group_y` invocations. In matmul_tiled.wgsl (`tiled`), 16 x 16
-/// workgroups stage the operands of a 64 x 64 block of C in workgroup memory, and
-/// `group_x` and `group_y` are ignored.
+/// workgroups of `group_x` x `group_y` invocations. In matmul_tiled.wgsl (`Tiled`), 16 x 16
+/// workgroups stage the operands of a 64 x 64 block of C in workgroup memory. In
+/// matmul_panels.wgsl (`Panels`), 8 x 8 workgroups of 8 x 8 blocks read packed operands
+/// from uniform buffers. `group_x` and `group_y` shape the register kernel's workgroups,
+/// which `Panels` uses for the products it does not take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MatmulConfig {
     /// Invocations along columns of blocks.
     pub group_x: u32,
     /// Invocations along rows of blocks.
     pub group_y: u32,
-    pub tiled: bool,
+    pub kind: MatmulKind,
 }
 
 impl MatmulConfig {
     /// Returns the register-blocked kernel in `group_x` x `group_y` workgroups.
     pub const fn registers(group_x: u32, group_y: u32) -> Self {
-        Self { group_x, group_y, tiled: false }
+        Self {
+            group_x,
+            group_y,
+            kind: MatmulKind::Registers,
+        }
     }
 
     /// The workgroup-memory tiled kernel.
-    pub const TILED: MatmulConfig = MatmulConfig { group_x: 16, group_y: 16, tiled: true };
+    pub const TILED: MatmulConfig = MatmulConfig {
+        group_x: 16,
+        group_y: 16,
+        kind: MatmulKind::Tiled,
+    };
+
+    /// The kernel that reads packed operands through uniform buffers.
+    pub const PANELS: MatmulConfig = MatmulConfig {
+        group_x: 8,
+        group_y: 8,
+        kind: MatmulKind::Panels,
+    };
 }
 
 impl Default for MatmulConfig {
@@ -198,10 +235,10 @@ impl Default for MatmulConfig {
 
 impl std::fmt::Display for MatmulConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.tiled {
-            write!(f, "tiled {TILED_BLOCK}x{TILED_BLOCK}")
-        } else {
-            write!(f, "registers {}x{}", self.group_x, self.group_y)
+        match self.kind {
+            MatmulKind::Registers => write!(f, "registers {}x{}", self.group_x, self.group_y),
+            MatmulKind::Tiled => write!(f, "tiled {TILED_BLOCK}x{TILED_BLOCK}"),
+            MatmulKind::Panels => write!(f, "panels {PANEL_WIDTH}x{PANEL_WIDTH}"),
         }
     }
 }
@@ -333,7 +370,6 @@ impl Kernels {
         use Access::{Read, ReadWrite, Uniform};
         let device = &gpu.device;
         gpu.checked("compiling the compute shaders", || {
-            let matmul = MatmulKernel::module(device, matmul_config);
             let activation =
                 device.create_shader_module(wgsl("activation.wgsl", ACTIVATION_SOURCE));
             let loss = device.create_shader_module(wgsl("loss.wgsl", LOSS_SOURCE));
@@ -362,7 +398,7 @@ impl Kernels {
             let df64_update_bindings =
                 [update_bindings.as_slice(), &[(17, ReadWrite), (18, Read)]].concat();
             Self {
-                matmul: MatmulKernel::compile(device, &matmul, matmul_config),
+                matmul: MatmulKernel::compile(device, matmul_config),
                 activate: kernel(
                     &activation,
                     "activate",
@@ -527,46 +563,186 @@ pub(crate) fn wgsl(
     }
 }
 
-/// The matrix-product pipeline for one register block and workgroup shape.
+/// The matrix-product pipelines of one [`MatmulConfig`].
 #[derive(Clone)]
 pub(crate) struct MatmulKernel {
+    /// The register or tiled kernel. With `Panels`, the register kernel, for products that
+    /// the panels do not take (see `panel_plan`).
     kernel: Kernel,
+    panels: Option<PanelKernels>,
     config: MatmulConfig,
 }
 
+/// The two entry points of matmul_panels.wgsl and the scratch buffer of packed operands.
+#[derive(Clone)]
+struct PanelKernels {
+    pack: Kernel,
+    multiply: Kernel,
+    /// Shared by every product this kernel prepares, because their dispatches run one after
+    /// the other: each packs its operands and then reads them before the next one packs.
+    /// A product that needs more grows it into a new buffer, and products prepared earlier
+    /// keep the old one.
+    scratch: Arc<Mutex<Option<Buffer>>>,
+}
+
+/// Floats in one uniform-buffer window of matmul_panels.wgsl (64 KiB, the largest uniform
+/// binding that wgpu guarantees).
+const WINDOW_FLOATS: u32 = 16384;
+/// Windows of each operand bound to one `multiply` dispatch, fixed in matmul_panels.wgsl too.
+const PANEL_WINDOWS: u32 = 5;
+/// Largest rows of A or columns of B per panel, so one `multiply` dispatch computes at most
+/// a 128 x 128 tile of C, in 2 x 2 workgroups.
+const PANEL_WIDTH: u32 = 128;
+
+/// The uniform of `pack` in matmul_panels.wgsl, field for field.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct PackUniform {
+    offset: u32,
+    p_stride: u32,
+    d_stride: u32,
+    batch_stride: u32,
+    extent: u32,
+    depth: u32,
+    width: u32,
+    window_depth: u32,
+    panels: u32,
+    windows: u32,
+    first_window: u32,
+    count: u32,
+    row_invocations: u32,
+    pad: [u32; 3],
+}
+
+/// The uniform of `multiply` in matmul_panels.wgsl, field for field.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct TileUniform {
+    rows: u32,
+    cols: u32,
+    row0: u32,
+    col0: u32,
+    a_width: u32,
+    b_width: u32,
+    depth: u32,
+    window_depth: u32,
+    accumulate: u32,
+    scale: f32,
+    c_offset: u32,
+    c_row: u32,
+    c_col: u32,
+    pad: [u32; 3],
+}
+
+/// Panel widths, window depth and window counts of one product in matmul_panels.wgsl.
+#[derive(Debug, Clone, Copy)]
+struct PanelPlan {
+    a_width: u32,
+    b_width: u32,
+    /// Steps of k per window.
+    window_depth: u32,
+    /// Windows per panel: k / window_depth, rounded up.
+    windows: u32,
+    a_panels: u32,
+    b_panels: u32,
+    /// Windows of A in the scratch buffer. Those of B follow them.
+    a_windows: u64,
+    b_windows: u64,
+}
+
+impl PanelPlan {
+    fn scratch_bytes(&self) -> u64 {
+        (self.a_windows + self.b_windows) * u64::from(WINDOW_FLOATS) * 4
+    }
+}
+
+/// Plans `shape` for the panel kernel, or returns `None` for a product it does not take:
+/// an empty one, or one whose packed operands would not fit one storage binding.
+fn panel_plan(gpu: &GpuDevice, shape: &MatmulShape) -> Option<PanelPlan> {
+    if shape.batch == 0 || shape.m == 0 || shape.n == 0 || shape.k == 0 {
+        return None;
+    }
+    let width = |extent: u32| extent.next_multiple_of(MATMUL_BLOCK).min(PANEL_WIDTH);
+    let (a_width, b_width) = (width(shape.m), width(shape.n));
+    // A multiple of 4, so that the shader's two steps per iteration stay in the window.
+    let window_depth = (WINDOW_FLOATS / a_width.max(b_width)) / 4 * 4;
+    let windows = shape.k.div_ceil(window_depth);
+    let (a_panels, b_panels) = (shape.m.div_ceil(a_width), shape.n.div_ceil(b_width));
+    let per_panel = u64::from(shape.batch) * u64::from(windows);
+    let plan = PanelPlan {
+        a_width,
+        b_width,
+        window_depth,
+        windows,
+        a_panels,
+        b_panels,
+        a_windows: per_panel * u64::from(a_panels),
+        b_windows: per_panel * u64::from(b_panels),
+    };
+    let limit = gpu
+        .limits
+        .max_storage_buffer_binding_size
+        .min(gpu.limits.max_buffer_size);
+    // Element indices into the scratch buffer are u32 in the shader.
+    let elements = (plan.a_windows + plan.b_windows) * u64::from(WINDOW_FLOATS);
+    (plan.scratch_bytes() <= limit && elements <= u64::from(u32::MAX)).then_some(plan)
+}
+
 impl MatmulKernel {
-    /// Compiles the matrix-product shader that `config` chooses.
+    /// Compiles the matrix-product shaders that `config` chooses.
     pub(crate) fn new(gpu: &GpuDevice, config: MatmulConfig) -> Result<Self, GpuError> {
         gpu.checked("compiling the matrix-product shader", || {
-            let module = Self::module(&gpu.device, config);
-            Self::compile(&gpu.device, &module, config)
+            Self::compile(&gpu.device, config)
         })
     }
 
-    fn module(device: &Device, config: MatmulConfig) -> wgpu::ShaderModule {
-        if config.tiled {
-            device.create_shader_module(wgpu::include_wgsl!("../../shaders/matmul_tiled.wgsl"))
-        } else {
-            device.create_shader_module(MATMUL_SOURCE)
-        }
-    }
-
-    fn compile(device: &Device, module: &wgpu::ShaderModule, config: MatmulConfig) -> Self {
+    /// Compiles the shaders without an error scope, for callers that open their own.
+    pub(crate) fn compile(device: &Device, config: MatmulConfig) -> Self {
         use Access::{Read, ReadWrite, Uniform};
         let bindings = [(0, Uniform), (1, Read), (2, Read), (3, ReadWrite)];
-        if config.tiled {
-            return Self {
-                kernel: Kernel::new(device, module, "matmul_tiled", &bindings, &[]),
+        let registers = |group_x: u32, group_y: u32| {
+            let module = device.create_shader_module(MATMUL_SOURCE);
+            let constants = [("GROUP_X", group_x as f64), ("GROUP_Y", group_y as f64)];
+            Kernel::new(device, &module, "matmul", &bindings, &constants)
+        };
+        match config.kind {
+            MatmulKind::Registers => Self {
+                kernel: registers(config.group_x, config.group_y),
+                panels: None,
                 config,
-            };
-        }
-        let constants = [
-            ("GROUP_X", config.group_x as f64),
-            ("GROUP_Y", config.group_y as f64),
-        ];
-        Self {
-            kernel: Kernel::new(device, module, "matmul", &bindings, &constants),
-            config,
+            },
+            MatmulKind::Tiled => {
+                let module = device
+                    .create_shader_module(wgpu::include_wgsl!("../../shaders/matmul_tiled.wgsl"));
+                Self {
+                    kernel: Kernel::new(device, &module, "matmul_tiled", &bindings, &[]),
+                    panels: None,
+                    config,
+                }
+            }
+            MatmulKind::Panels => {
+                let module = device
+                    .create_shader_module(wgpu::include_wgsl!("../../shaders/matmul_panels.wgsl"));
+                let pack = Kernel::new(
+                    device,
+                    &module,
+                    "pack",
+                    &[(12, Uniform), (13, Read), (14, ReadWrite)],
+                    &[],
+                );
+                let mut multiply_bindings = vec![(0, Uniform), (1, ReadWrite)];
+                multiply_bindings.extend((2..2 + 2 * PANEL_WINDOWS).map(|b| (b, Uniform)));
+                let multiply = Kernel::new(device, &module, "multiply", &multiply_bindings, &[]);
+                Self {
+                    kernel: registers(config.group_x, config.group_y),
+                    panels: Some(PanelKernels {
+                        pack,
+                        multiply,
+                        scratch: Arc::new(Mutex::new(None)),
+                    }),
+                    config,
+                }
+            }
         }
     }
 
@@ -579,33 +755,275 @@ impl MatmulKernel {
         b: &Buffer,
         c: &Buffer,
     ) -> Result<Dispatch, GpuError> {
-        let config = self.config;
-        let groups = if config.tiled {
-            [shape.n.div_ceil(TILED_BLOCK), shape.m.div_ceil(TILED_BLOCK), shape.batch]
-        } else {
-            let column_blocks = shape.n.div_ceil(MATMUL_BLOCK);
-            let row_blocks = shape.m.div_ceil(MATMUL_BLOCK);
-            [
-                column_blocks.div_ceil(config.group_x),
-                row_blocks.div_ceil(config.group_y),
-                shape.batch,
-            ]
-        };
-        let max = gpu.limits.max_compute_workgroups_per_dimension;
-        if groups.iter().any(|&g| g > max) {
-            return Err(GpuError::Validation {
-                operation: "planning a matrix product".into(),
-                message: format!(
-                    "{}x{}x{} (batch {}) needs {groups:?} workgroups, more than {max} along one axis",
-                    shape.m, shape.k, shape.n, shape.batch
-                ),
-            });
+        if let Some(panels) = &self.panels {
+            if let Some(plan) = panel_plan(gpu, shape) {
+                return panels.prepare(gpu, &plan, shape, a, b, c);
+            }
         }
+        let config = self.config;
+        let groups = match config.kind {
+            MatmulKind::Tiled => [
+                shape.n.div_ceil(TILED_BLOCK),
+                shape.m.div_ceil(TILED_BLOCK),
+                shape.batch,
+            ],
+            // With `Panels`, the register kernel runs the products that the panels do not take.
+            MatmulKind::Registers | MatmulKind::Panels => {
+                let column_blocks = shape.n.div_ceil(MATMUL_BLOCK);
+                let row_blocks = shape.m.div_ceil(MATMUL_BLOCK);
+                [
+                    column_blocks.div_ceil(config.group_x),
+                    row_blocks.div_ceil(config.group_y),
+                    shape.batch,
+                ]
+            }
+        };
+        check_workgroups(gpu, shape, groups)?;
         let uniform = uniform_buffer(&gpu.device, &shape.uniform());
         Ok(self
             .kernel
             .dispatch(&gpu.device, &[&uniform, a, b, c], groups))
     }
+}
+
+/// Returns an error when `groups` exceeds the adapter's workgroups per dimension.
+fn check_workgroups(
+    gpu: &GpuDevice,
+    shape: &MatmulShape,
+    groups: [u32; 3],
+) -> Result<(), GpuError> {
+    let max = gpu.limits.max_compute_workgroups_per_dimension;
+    if groups.iter().any(|&g| g > max) {
+        return Err(GpuError::Validation {
+            operation: "planning a matrix product".into(),
+            message: format!(
+                "{}x{}x{} (batch {}) needs {groups:?} workgroups, more than {max} along one axis",
+                shape.m, shape.k, shape.n, shape.batch
+            ),
+        });
+    }
+    Ok(())
+}
+
+impl PanelKernels {
+    /// Returns the scratch buffer, replaced by a larger one when it has fewer than `bytes`.
+    fn scratch(&self, device: &Device, bytes: u64) -> Buffer {
+        let mut scratch = self
+            .scratch
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(buffer) = scratch.as_ref().filter(|buffer| buffer.size() >= bytes) {
+            return buffer.clone();
+        }
+        let buffer = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("packed matrix-product operands"),
+            size: bytes,
+            usage: BufferUsages::STORAGE | BufferUsages::UNIFORM,
+            mapped_at_creation: false,
+        });
+        *scratch = Some(buffer.clone());
+        buffer
+    }
+
+    /// Prepares the two `pack` dispatches and one `multiply` dispatch per tile of C and
+    /// group of PANEL_WINDOWS windows of k.
+    ///
+    /// NOTE: each `multiply` dispatch has its own bind group, so an engine that prepares
+    /// every chunk of a large run keeps thousands of them. Their memory and the cost of
+    /// recording them have not been measured.
+    fn prepare(
+        &self,
+        gpu: &GpuDevice,
+        plan: &PanelPlan,
+        shape: &MatmulShape,
+        a: &Buffer,
+        b: &Buffer,
+        c: &Buffer,
+    ) -> Result<Dispatch, GpuError> {
+        let device = &gpu.device;
+        let scratch = self.scratch(device, plan.scratch_bytes());
+        let mut pack_a = self.pack(gpu, plan, shape, PackedOperand::A, a, &scratch)?;
+        let mut steps = vec![self.pack(gpu, plan, shape, PackedOperand::B, b, &scratch)?];
+
+        // One uniform buffer contains every tile's parameters, each at an aligned offset.
+        let stride = (std::mem::size_of::<TileUniform>() as u64)
+            .next_multiple_of(u64::from(gpu.limits.min_uniform_buffer_offset_alignment));
+        let passes = plan.windows.div_ceil(PANEL_WINDOWS);
+        let mut tiles = Vec::new();
+        for batch in 0..shape.batch {
+            for row_panel in 0..plan.a_panels {
+                for col_panel in 0..plan.b_panels {
+                    for pass in 0..passes {
+                        tiles.push((batch, row_panel, col_panel, pass));
+                    }
+                }
+            }
+        }
+        let mut params = vec![0u8; tiles.len() * stride as usize];
+        for (index, &(batch, row_panel, col_panel, pass)) in tiles.iter().enumerate() {
+            let row0 = row_panel * plan.a_width;
+            let col0 = col_panel * plan.b_width;
+            let k0 = pass * PANEL_WINDOWS * plan.window_depth;
+            let tile = TileUniform {
+                rows: plan.a_width.min(shape.m - row0),
+                cols: plan.b_width.min(shape.n - col0),
+                row0,
+                col0,
+                a_width: plan.a_width,
+                b_width: plan.b_width,
+                depth: (PANEL_WINDOWS * plan.window_depth).min(shape.k - k0),
+                window_depth: plan.window_depth,
+                accumulate: u32::from(shape.accumulate || pass > 0),
+                scale: shape.scale,
+                c_offset: shape.c.offset + batch * shape.c.batch_stride,
+                c_row: shape.c.row_stride,
+                c_col: shape.c.col_stride,
+                pad: [0; 3],
+            };
+            let at = index * stride as usize;
+            params[at..at + std::mem::size_of::<TileUniform>()]
+                .copy_from_slice(bytemuck::bytes_of(&tile));
+        }
+        let params = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("matrix-product tiles"),
+            contents: &params,
+            usage: BufferUsages::UNIFORM,
+        });
+
+        let window_bytes = u64::from(WINDOW_FLOATS) * 4;
+        let window = |index: u64| {
+            wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                buffer: &scratch,
+                offset: index * window_bytes,
+                size: wgpu::BufferSize::new(window_bytes),
+            })
+        };
+        for (index, &(batch, row_panel, col_panel, pass)) in tiles.iter().enumerate() {
+            let windows = u64::from(plan.windows);
+            let a_first =
+                (u64::from(batch) * u64::from(plan.a_panels) + u64::from(row_panel)) * windows;
+            let b_first = plan.a_windows
+                + (u64::from(batch) * u64::from(plan.b_panels) + u64::from(col_panel)) * windows;
+            let mut entries = vec![
+                wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                        buffer: &params,
+                        offset: index as u64 * stride,
+                        size: wgpu::BufferSize::new(std::mem::size_of::<TileUniform>() as u64),
+                    }),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 1,
+                    resource: c.as_entire_binding(),
+                },
+            ];
+            // Windows past the panel's last are bound to its first, because every binding
+            // needs a buffer. The shader reads none of their steps.
+            for w in 0..u64::from(PANEL_WINDOWS) {
+                let local = u64::from(pass * PANEL_WINDOWS) + w;
+                let local = if local < windows { local } else { 0 };
+                entries.push(wgpu::BindGroupEntry {
+                    binding: 2 + w as u32,
+                    resource: window(a_first + local),
+                });
+                entries.push(wgpu::BindGroupEntry {
+                    binding: 2 + PANEL_WINDOWS + w as u32,
+                    resource: window(b_first + local),
+                });
+            }
+            let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: None,
+                layout: &self.multiply.layout,
+                entries: &entries,
+            });
+            let rows = plan.a_width.min(shape.m - row_panel * plan.a_width);
+            let cols = plan.b_width.min(shape.n - col_panel * plan.b_width);
+            let groups = [
+                cols.div_ceil(MATMUL_BLOCK).div_ceil(8),
+                rows.div_ceil(MATMUL_BLOCK).div_ceil(8),
+                1,
+            ];
+            steps.push(Dispatch {
+                name: self.multiply.name,
+                pipeline: self.multiply.pipeline.clone(),
+                bind_group,
+                groups,
+                then: Vec::new(),
+            });
+        }
+        pack_a.then = steps;
+        // The chain is one matrix product, timed and named as one.
+        pack_a.name = "matmul_panels";
+        Ok(pack_a)
+    }
+
+    /// Prepares the `pack` dispatch that copies A or B into its panels.
+    fn pack(
+        &self,
+        gpu: &GpuDevice,
+        plan: &PanelPlan,
+        shape: &MatmulShape,
+        operand: PackedOperand,
+        source: &Buffer,
+        scratch: &Buffer,
+    ) -> Result<Dispatch, GpuError> {
+        // Element (p, d): p is the row of A or the column of B, d the step of k.
+        let (layout, p_stride, d_stride, extent, width, panels, first_window, windows) =
+            match operand {
+                PackedOperand::A => (
+                    shape.a,
+                    shape.a.row_stride,
+                    shape.a.col_stride,
+                    shape.m,
+                    plan.a_width,
+                    plan.a_panels,
+                    0,
+                    plan.a_windows,
+                ),
+                PackedOperand::B => (
+                    shape.b,
+                    shape.b.col_stride,
+                    shape.b.row_stride,
+                    shape.n,
+                    plan.b_width,
+                    plan.b_panels,
+                    plan.a_windows,
+                    plan.b_windows,
+                ),
+            };
+        let count = windows * u64::from(plan.window_depth) * u64::from(width);
+        // `pack` handles one element per invocation.
+        let groups = element_groups(count as usize, u32::MAX);
+        check_workgroups(gpu, shape, groups)?;
+        let uniform = PackUniform {
+            offset: layout.offset,
+            p_stride,
+            d_stride,
+            batch_stride: layout.batch_stride,
+            extent,
+            depth: shape.k,
+            width,
+            window_depth: plan.window_depth,
+            panels,
+            windows: plan.windows,
+            first_window: first_window as u32,
+            count: count as u32,
+            row_invocations: groups[0] * GROUP,
+            pad: [0; 3],
+        };
+        let uniform = uniform_buffer(&gpu.device, &uniform);
+        Ok(self
+            .pack
+            .dispatch(&gpu.device, &[&uniform, source, scratch], groups))
+    }
+}
+
+/// The operand that one `pack` dispatch copies.
+#[derive(Clone, Copy)]
+enum PackedOperand {
+    A,
+    B,
 }
 
 /// Returns the workgroups of a one-dimensional kernel over `count` elements: one

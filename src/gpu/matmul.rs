@@ -65,13 +65,15 @@ impl GpuMatmul {
 }
 
 /// Kernels that [`measure_matmul_config`] times: the register-blocked kernel in four
-/// workgroup shapes of 64 invocations, and the workgroup-memory tiled kernel.
-pub const MATMUL_CANDIDATES: [MatmulConfig; 5] = [
+/// workgroup shapes of 64 invocations, the workgroup-memory tiled kernel and the kernel that
+/// reads packed operands through uniform buffers.
+pub const MATMUL_CANDIDATES: [MatmulConfig; 6] = [
     MatmulConfig::registers(8, 8),
     MatmulConfig::registers(16, 4),
     MatmulConfig::registers(4, 16),
     MatmulConfig::registers(32, 2),
     MatmulConfig::TILED,
+    MatmulConfig::PANELS,
 ];
 
 /// Times of one candidate workgroup shape on the probe product.
@@ -87,7 +89,8 @@ pub struct MatmulTiming {
 ///
 /// Which kernel wins depends on the adapter: GPUs gain from staging tiles in workgroup
 /// memory, while CPU-hosted drivers such as lavapipe pay more for its barriers than they
-/// save, so the choice is measured on the adapter in use.
+/// save and read uniform buffers far faster than storage buffers, so the choice is
+/// measured on the adapter in use.
 pub fn measure_matmul_config(gpu: &GpuDevice) -> Result<(MatmulConfig, Vec<MatmulTiming>), GpuError> {
     const RUNS: usize = 3;
     let (n, d, width) = (256u32, 256u32, 512u32);

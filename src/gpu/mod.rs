@@ -8,14 +8,15 @@
 //! each update lost to rounding and the cancellation in f - f_0, and reads back only the
 //! per-cell results.
 //!
-//! Kernels are WGSL files in `shaders/`: matrix products (matmul.wgsl, matmul_tiled.wgsl),
-//! the activation and its offset form (activation.wgsl), the loss, its change and its
-//! gradient (loss.wgsl), the df64 output change (output_df64.wgsl), the optimizer update
-//! with its rounding measure (update.wgsl) and the final metrics (metrics.wgsl).
-//! functions.wgsl contains the float32 softplus, logistic, expm1 and log1p, and is
-//! prepended to activation.wgsl and loss.wgsl. df64.wgsl is a library of double-float
-//! arithmetic that loss.wgsl, update.wgsl and output_df64.wgsl prepend, checked on the
-//! adapter by df64_selftest.wgsl.
+//! Kernels are WGSL files in `shaders/`: matrix products (matmul.wgsl, matmul_tiled.wgsl
+//! and matmul_panels.wgsl, one of them chosen by timing on the adapter), the activation
+//! and its offset form (activation.wgsl), the loss, its change and its gradient
+//! (loss.wgsl), the df64 output change (output_df64.wgsl), the optimizer update with its
+//! rounding measure (update.wgsl) and the final metrics (metrics.wgsl). functions.wgsl
+//! contains the float32 softplus, logistic, expm1 and log1p, and is prepended to
+//! activation.wgsl and loss.wgsl. df64.wgsl is a library of double-float arithmetic that
+//! loss.wgsl, update.wgsl and output_df64.wgsl prepend, checked on the adapter by
+//! df64_selftest.wgsl. cells.wgsl declares the cell structs of loss.wgsl and update.wgsl.
 
 mod batch;
 mod df64;
@@ -35,6 +36,6 @@ pub use df64::{
 pub use device::{GpuDevice, GpuError};
 pub use engine::GpuEngine;
 pub use functions::{ActivationChange, GpuFunctions};
-pub use kernels::{MATMUL_BLOCK, MatmulConfig, MatmulShape, Operand};
+pub use kernels::{MATMUL_BLOCK, MatmulConfig, MatmulKind, MatmulShape, Operand};
 pub use matmul::{GpuMatmul, MATMUL_CANDIDATES, MatmulTiming, measure_matmul_config};
 pub use profile::{KernelTime, StepProfile};
