@@ -169,24 +169,33 @@ fn element_stride(groups: vec3<u32>) -> u32 {
     return groups.x * groups.y * GROUP;
 }
 
+// The unmeasured updates. Workgroup (part, cell) covers the elements
+// part * 64 + local + j * parts * 64 of the cell's block, so that each invocation reads
+// the cell's rule and constants once for all its elements.
 @compute @workgroup_size(64)
-fn update(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    for (var i = element(id, groups); i < params.count; i += element_stride(groups)) {
-        let cell_index = i / params.block;
-        if (state[cell_index].diverged_step == NOT_DIVERGED) {
-            step_f32(i, cell_index, cells[cell_index]);
-        }
+fn update(@builtin(local_invocation_index) local: u32, @builtin(workgroup_id) group: vec3<u32>) {
+    let cell_index = group.y;
+    if (state[cell_index].diverged_step != NOT_DIVERGED) {
+        return;
+    }
+    let cell = cells[cell_index];
+    let first = cell_index * params.block;
+    for (var e = group.x * GROUP + local; e < params.block; e += params.parts * GROUP) {
+        step_f32(first + e, cell_index, cell);
     }
 }
 
 @compute @workgroup_size(64)
-fn update_df64(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+fn update_df64(@builtin(local_invocation_index) local: u32, @builtin(workgroup_id) group: vec3<u32>) {
     df64_set_guard(params.zero);
-    for (var i = element(id, groups); i < params.count; i += element_stride(groups)) {
-        let cell_index = i / params.block;
-        if (state[cell_index].diverged_step == NOT_DIVERGED) {
-            step_df64(i, cell_index, cells[cell_index]);
-        }
+    let cell_index = group.y;
+    if (state[cell_index].diverged_step != NOT_DIVERGED) {
+        return;
+    }
+    let cell = cells[cell_index];
+    let first = cell_index * params.block;
+    for (var e = group.x * GROUP + local; e < params.block; e += params.parts * GROUP) {
+        step_df64(first + e, cell_index, cell);
     }
 }
 

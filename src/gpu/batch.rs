@@ -875,7 +875,14 @@ impl Plan<'_> {
         .into_iter()
         .map(|(w, g, v, m, partial, theta, block)| {
             let count = (k * block) as usize;
-            let parts = measure_parts(block);
+            // The measured update needs a fixed number of partial sums per cell. The
+            // unmeasured one spreads the adapter's elementwise workgroups over the cells.
+            let parts = if measured {
+                measure_parts(block)
+            } else {
+                let cap = elementwise_group_cap(self.gpu) / k;
+                measure_parts(block).min(cap.max(1))
+            };
             let params = UpdateParams::new(optimizer, count, block as usize, parts);
             let uniform = uniform_buffer(self.device(), &params);
             let mut buffers = vec![
@@ -896,13 +903,13 @@ impl Plan<'_> {
                 buffers.push(partial);
             }
             let kernels = self.kernels;
-            let (kernel, groups) = match (self.df64, measured) {
-                (false, false) => (&kernels.update, self.elementwise(count)),
-                (false, true) => (&kernels.update_measured, [parts, k, 1]),
-                (true, false) => (&kernels.update_df64, self.elementwise(count)),
-                (true, true) => (&kernels.update_df64_measured, [parts, k, 1]),
+            let kernel = match (self.df64, measured) {
+                (false, false) => &kernels.update,
+                (false, true) => &kernels.update_measured,
+                (true, false) => &kernels.update_df64,
+                (true, true) => &kernels.update_df64_measured,
             };
-            kernel.dispatch(self.device(), &buffers, groups)
+            kernel.dispatch(self.device(), &buffers, [parts, k, 1])
         })
         .collect()
     }
