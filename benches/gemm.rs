@@ -10,7 +10,9 @@ const D: usize = 784;
 const WIDTH: usize = 8 * 1000;
 
 fn filled(len: usize, step: usize) -> Vec<f64> {
-    (0..len).map(|i| ((i * step) % 1000) as f64 / 1000.0 - 0.5).collect()
+    (0..len)
+        .map(|i| ((i * step) % 1000) as f64 / 1000.0 - 0.5)
+        .collect()
 }
 
 fn bench_products(c: &mut Criterion) {

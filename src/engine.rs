@@ -136,12 +136,15 @@ impl FromStr for Precision {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL.into_iter().find(|p| p.name() == s).ok_or_else(|| {
-            format!(
-                "invalid precision '{s}': expected f64 (CPU), f32 (GPU), offset (both) or df64 \
+        Self::ALL
+            .into_iter()
+            .find(|p| p.name() == s)
+            .ok_or_else(|| {
+                format!(
+                    "invalid precision '{s}': expected f64 (CPU), f32 (GPU), offset (both) or df64 \
                  (GPU)"
-            )
-        })
+                )
+            })
     }
 }
 
@@ -156,7 +159,10 @@ pub enum EngineEvent<'a> {
     /// One step finished for `active` cells that are still training.
     Step { active: usize },
     /// A cell of the batch finished, by completing its steps or by diverging.
-    CellFinished { index: usize, outcome: &'a CellOutcome },
+    CellFinished {
+        index: usize,
+        outcome: &'a CellOutcome,
+    },
 }
 
 /// Errors an engine returns.
@@ -230,7 +236,9 @@ impl FromStr for BackendChoice {
             "auto" => Ok(Self::Auto),
             "cpu" => Ok(Self::Cpu),
             "gpu" => Ok(Self::Gpu),
-            other => Err(format!("invalid backend '{other}': expected auto, cpu or gpu")),
+            other => Err(format!(
+                "invalid backend '{other}': expected auto, cpu or gpu"
+            )),
         }
     }
 }

@@ -70,7 +70,11 @@ struct PrecisionMapArgs {
     #[arg(long, env = "LAZYSWEEP_DATA")]
     data_dir: Option<PathBuf>,
     /// Comma-separated optimizers.
-    #[arg(long, default_value = "gd,rmsprop,modified-rmsprop", value_delimiter = ',')]
+    #[arg(
+        long,
+        default_value = "gd,rmsprop,modified-rmsprop",
+        value_delimiter = ','
+    )]
     optimizer: Vec<OptimizerKind>,
     /// Output scales: START:STOP:COUNT (log-spaced, inclusive) or a comma list.
     #[arg(long, default_value = "1e-2:1e8:11", allow_hyphen_values = true)]
@@ -95,7 +99,11 @@ struct PrecisionMapArgs {
     seed: u64,
     /// Comma-separated modes to compare with cpu:offset: cpu:f64, gpu:f32, gpu:offset,
     /// gpu:df64. GPU modes that the adapter cannot run are skipped with a warning.
-    #[arg(long, default_value = "cpu:f64,gpu:f32,gpu:offset,gpu:df64", value_delimiter = ',')]
+    #[arg(
+        long,
+        default_value = "cpu:f64,gpu:f32,gpu:offset,gpu:df64",
+        value_delimiter = ','
+    )]
     modes: Vec<String>,
 }
 
@@ -138,7 +146,11 @@ struct SweepArgs {
     #[arg(long, env = "LAZYSWEEP_DATA")]
     data_dir: Option<PathBuf>,
     /// Comma-separated optimizers: gd, rmsprop, modified-rmsprop, adam, modified-adam.
-    #[arg(long, default_value = "gd,rmsprop,modified-rmsprop", value_delimiter = ',')]
+    #[arg(
+        long,
+        default_value = "gd,rmsprop,modified-rmsprop",
+        value_delimiter = ','
+    )]
     optimizer: Vec<OptimizerKind>,
     /// Output scales: START:STOP:COUNT (log-spaced, inclusive) or a comma list.
     #[arg(long, default_value = "1e-4:1e8:13", allow_hyphen_values = true)]
@@ -261,7 +273,12 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::PrecisionMap(args) => run_precision_map(args),
-        Command::Subset { data_dir, out, n_train, n_test } => {
+        Command::Subset {
+            data_dir,
+            out,
+            n_train,
+            n_test,
+        } => {
             lazysweep::data::write_subset(&data_dir, &out, n_train, n_test)
                 .with_context(|| format!("failed to write the subset to {}", out.display()))?;
             print_line(&format!("wrote the MNIST subset to {}", out.display()));
@@ -301,9 +318,9 @@ fn run_precision_map(args: PrecisionMapArgs) -> Result<()> {
 
 /// Parses a `--modes` entry such as `gpu:df64`.
 fn parse_mode(text: &str) -> Result<precision_map::Mode> {
-    let (engine, precision) = text
-        .split_once(':')
-        .with_context(|| format!("invalid mode '{text}': expected ENGINE:PRECISION, such as gpu:f32"))?;
+    let (engine, precision) = text.split_once(':').with_context(|| {
+        format!("invalid mode '{text}': expected ENGINE:PRECISION, such as gpu:f32")
+    })?;
     let gpu = match engine {
         "cpu" => false,
         "gpu" => true,

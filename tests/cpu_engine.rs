@@ -14,7 +14,9 @@ fn fixture(steps: u64) -> Fixture {
 }
 
 fn train(fixture: &Fixture, cells: &[CellSpec]) -> Vec<CellOutcome> {
-    CpuEngine::new().train(fixture.problem(), cells, &mut |_| {}).unwrap()
+    CpuEngine::new()
+        .train(fixture.problem(), cells, &mut |_| {})
+        .unwrap()
 }
 
 /// Asserts two outcomes are bit-identical, treating NaN fields as equal to NaN.
@@ -41,9 +43,15 @@ fn assert_identical(a: &CellOutcome, b: &CellOutcome, what: &str) {
 fn modified_rmsprop_at_alpha_one_is_rmsprop() {
     let fixture = fixture(25);
     for eta in [1e-3, 0.1] {
-        let out = train(&fixture, &[cell(Rmsprop, 1.0, eta), cell(ModifiedRmsprop, 1.0, eta)]);
+        let out = train(
+            &fixture,
+            &[cell(Rmsprop, 1.0, eta), cell(ModifiedRmsprop, 1.0, eta)],
+        );
         assert_identical(&out[0], &out[1], &format!("eta {eta}"));
-        let out = train(&fixture, &[cell(Adam, 1.0, eta), cell(ModifiedAdam, 1.0, eta)]);
+        let out = train(
+            &fixture,
+            &[cell(Adam, 1.0, eta), cell(ModifiedAdam, 1.0, eta)],
+        );
         assert_identical(&out[0], &out[1], &format!("adam, eta {eta}"));
     }
 }
@@ -64,13 +72,19 @@ fn modified_rmsprop_equals_rescaled_rmsprop() {
 
         let a = &train(&modified, &[cell(ModifiedRmsprop, alpha, eta)])[0];
         let b = &train(&plain, &[cell(Rmsprop, alpha, eta / alpha)])[0];
-        assert!(a.losses[30] < a.losses[0], "alpha {alpha}: the loss did not decrease");
+        assert!(
+            a.losses[30] < a.losses[0],
+            "alpha {alpha}: the loss did not decrease"
+        );
         if exact {
             // A power-of-two alpha scales every intermediate exactly.
             assert_identical(a, b, &format!("alpha {alpha}"));
         } else {
             for (t, (x, y)) in a.losses.iter().zip(&b.losses).enumerate() {
-                assert!((x - y).abs() <= 1e-10 * x.abs(), "alpha {alpha}, step {t}: {x} vs {y}");
+                assert!(
+                    (x - y).abs() <= 1e-10 * x.abs(),
+                    "alpha {alpha}, step {t}: {x} vs {y}"
+                );
             }
         }
     }
@@ -88,7 +102,10 @@ fn batch_matches_cells_trained_alone() {
         cell(ModifiedAdam, 3.0, 1e-2),
     ];
     let batch = train(&fixture, &cells);
-    assert!(batch[3].diverged_step.is_some(), "the eta = 1e7 cell should diverge");
+    assert!(
+        batch[3].diverged_step.is_some(),
+        "the eta = 1e7 cell should diverge"
+    );
     for (i, spec) in cells.iter().enumerate() {
         let alone = train(&fixture, &[*spec]);
         assert_identical(&batch[i], &alone[0], &format!("cell {i} ({spec:?})"));
@@ -114,7 +131,11 @@ fn diverged_cell_stops_and_reports_step() {
         }
     };
     let out = CpuEngine::new()
-        .train(fixture.problem(), &[cell(Gd, 1.0, 0.1), cell(Gd, 1.0, 1e8)], &mut on_event)
+        .train(
+            fixture.problem(),
+            &[cell(Gd, 1.0, 0.1), cell(Gd, 1.0, 1e8)],
+            &mut on_event,
+        )
         .unwrap();
 
     let diverged = &out[1];
@@ -134,10 +155,22 @@ fn diverged_cell_stops_and_reports_step() {
 #[test]
 fn training_learns_the_synthetic_task() {
     let fixture = fixture(200);
-    let out = train(&fixture, &[cell(ModifiedRmsprop, 1.0, 1e-2), cell(Gd, 0.1, 0.1)]);
+    let out = train(
+        &fixture,
+        &[cell(ModifiedRmsprop, 1.0, 1e-2), cell(Gd, 0.1, 0.1)],
+    );
     for (i, o) in out.iter().enumerate() {
-        assert!(o.losses[200] < 0.5 * o.losses[0], "cell {i}: {} -> {}", o.losses[0], o.losses[200]);
-        assert!(o.train_acc > 0.5, "cell {i}: train accuracy {}", o.train_acc);
+        assert!(
+            o.losses[200] < 0.5 * o.losses[0],
+            "cell {i}: {} -> {}",
+            o.losses[0],
+            o.losses[200]
+        );
+        assert!(
+            o.train_acc > 0.5,
+            "cell {i}: train accuracy {}",
+            o.train_acc
+        );
         assert!(o.test_acc > 0.2, "cell {i}: test accuracy {}", o.test_acc);
         assert!(o.sign_consistency > 0.0, "cell {i}");
         assert!(o.sign_consistency <= 1.0, "cell {i}");

@@ -197,7 +197,9 @@ fn panel_products_cut_into_windows() {
         b: Operand::row_major(n)
             .with_offset(b_offset)
             .with_batch_stride(k * n + 1),
-        c: Operand::row_major(2 * n).with_offset(1).with_batch_stride(n),
+        c: Operand::row_major(2 * n)
+            .with_offset(1)
+            .with_batch_stride(n),
         scale: 1.0,
         accumulate: false,
     };
@@ -220,7 +222,10 @@ fn training_step_products() {
         MatmulConfig::PANELS,
     ];
     let cases = [(37u32, 53u32, 29u32, 3u32), (1, 1, 1, 1), (65, 7, 130, 2)];
-    for (config, (n, d, h, cells)) in configs.into_iter().flat_map(|c| cases.map(|case| (c, case))) {
+    for (config, (n, d, h, cells)) in configs
+        .into_iter()
+        .flat_map(|c| cases.map(|case| (c, case)))
+    {
         let width = cells * h;
         let x = random((n * d) as usize, 9);
         let w0 = random((width * d) as usize, 10);
@@ -284,14 +289,7 @@ fn training_step_products() {
             accumulate: true,
         };
         let earlier = random((cells * classes * h) as usize, 14);
-        check_product(
-            &gpu,
-            config,
-            &w1_gradient,
-            &g,
-            &z,
-            &earlier,
-        );
+        check_product(&gpu, config, &w1_gradient, &g, &z, &earlier);
 
         // dW0stack = Delta^T X, added to an earlier chunk's sum.
         let w0_gradient = MatmulShape {
@@ -306,14 +304,7 @@ fn training_step_products() {
             accumulate: true,
         };
         let earlier = random((width * d) as usize, 15);
-        check_product(
-            &gpu,
-            config,
-            &w0_gradient,
-            &z,
-            &x,
-            &earlier,
-        );
+        check_product(&gpu, config, &w0_gradient, &z, &x, &earlier);
     }
 }
 
@@ -326,7 +317,10 @@ fn workgroup_shape_measured_on_adapter() {
         assert!(timing.seconds.is_finite(), "{timing:?}");
         assert!(timing.seconds > 0.0, "{timing:?}");
     }
-    let fastest = timings.iter().map(|t| t.seconds).fold(f64::INFINITY, f64::min);
+    let fastest = timings
+        .iter()
+        .map(|t| t.seconds)
+        .fold(f64::INFINITY, f64::min);
     let chosen_time = timings.iter().find(|t| t.config == chosen).unwrap().seconds;
     assert_eq!(chosen_time, fastest, "chose {chosen:?} from {timings:?}");
 }

@@ -15,9 +15,24 @@ fn sweep_command(out: &Path) -> Command {
 fn sweep_command_with_steps(out: &Path, steps: u32) -> Command {
     let mut command = Command::new(BIN);
     command
-        .args(["sweep", "--data", "mnist-subset", "--optimizer", "gd,modified-rmsprop"])
+        .args([
+            "sweep",
+            "--data",
+            "mnist-subset",
+            "--optimizer",
+            "gd,modified-rmsprop",
+        ])
         .args(["--alphas", "1e-1:1e1:3", "--etas", "1e-3,1e-1,1e3"])
-        .args(["--steps", &steps.to_string(), "--hidden", "24", "--n-train", "300", "--n-test", "200"])
+        .args([
+            "--steps",
+            &steps.to_string(),
+            "--hidden",
+            "24",
+            "--n-train",
+            "300",
+            "--n-test",
+            "200",
+        ])
         .args(["--batch-cells", "1", "--no-plots", "--out"])
         .arg(out)
         .env("RUST_LOG", "warn")
@@ -55,7 +70,10 @@ fn killed_sweep_resumes_to_same_results() {
     let mut child = sweep_command(&resumed).spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(120);
     while data_rows(&resumed) < 2 {
-        assert!(Instant::now() < deadline, "no cell finished within two minutes");
+        assert!(
+            Instant::now() < deadline,
+            "no cell finished within two minutes"
+        );
         if child.try_wait().unwrap().is_some() {
             break;
         }
@@ -103,5 +121,8 @@ fn different_configuration_is_rejected() {
     let message = String::from_utf8_lossy(&output.stderr);
     assert!(message.contains("different configuration"), "{message}");
     assert!(message.contains("steps: 300 before, 301 now"), "{message}");
-    assert_eq!(std::fs::read_to_string(dir.join("results.csv")).unwrap(), before);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("results.csv")).unwrap(),
+        before
+    );
 }

@@ -27,7 +27,10 @@ pub struct MatMut<'a> {
 fn check_fits(len: usize, rows: usize, cols: usize, row_stride: usize, col_stride: usize) {
     if rows > 0 && cols > 0 {
         let last = (rows - 1) * row_stride + (cols - 1) * col_stride;
-        assert!(last < len, "matrix view {rows}x{cols} does not fit in a slice of {len}");
+        assert!(
+            last < len,
+            "matrix view {rows}x{cols} does not fit in a slice of {len}"
+        );
     }
 }
 
@@ -40,7 +43,13 @@ impl<'a> MatRef<'a> {
         col_stride: usize,
     ) -> Self {
         check_fits(data.len(), rows, cols, row_stride, col_stride);
-        Self { data, rows, cols, row_stride, col_stride }
+        Self {
+            data,
+            rows,
+            cols,
+            row_stride,
+            col_stride,
+        }
     }
 
     /// Views a dense row-major matrix.
@@ -69,7 +78,13 @@ impl<'a> MatMut<'a> {
         col_stride: usize,
     ) -> Self {
         check_fits(data.len(), rows, cols, row_stride, col_stride);
-        Self { data, rows, cols, row_stride, col_stride }
+        Self {
+            data,
+            rows,
+            cols,
+            row_stride,
+            col_stride,
+        }
     }
 
     /// Views a dense row-major matrix.

@@ -303,7 +303,16 @@ mod tests {
         let activation = Activation::normalized(ActivationNorm::SecondMoment);
         let input: Vec<f64> = sweep(-1e3, 1e3, 2_000_001)
             .chain(sweep(-10.0, 10.0, 2_000_001))
-            .chain([0.0, -0.0, 1e-300, -1e-300, 1e300, -1e300, f64::MAX, f64::MIN])
+            .chain([
+                0.0,
+                -0.0,
+                1e-300,
+                -1e-300,
+                1e300,
+                -1e300,
+                f64::MAX,
+                f64::MIN,
+            ])
             .collect();
         let mut value = vec![0.0; input.len()];
         let mut derivative = input.clone();
@@ -313,16 +322,35 @@ mod tests {
 
         for (i, &u) in input.iter().enumerate() {
             let (v, d) = activation.value_and_derivative(u);
-            assert!(ulp_distance(value[i], v) <= 3, "sigma({u:e}): {} vs {v}", value[i]);
-            assert!(ulp_distance(derivative[i], d) <= 3, "sigma'({u:e}): {} vs {d}", derivative[i]);
-            assert_eq!(values_only[i].to_bits(), value[i].to_bits(), "sigma({u:e}) alone");
+            assert!(
+                ulp_distance(value[i], v) <= 3,
+                "sigma({u:e}): {} vs {v}",
+                value[i]
+            );
+            assert!(
+                ulp_distance(derivative[i], d) <= 3,
+                "sigma'({u:e}): {} vs {d}",
+                derivative[i]
+            );
+            assert_eq!(
+                values_only[i].to_bits(),
+                value[i].to_bits(),
+                "sigma({u:e}) alone"
+            );
         }
     }
 
     #[test]
     fn activation_limits() {
         let activation = Activation { a: 1.0 };
-        let input = [1e3, -1e3, -140.0, f64::INFINITY, f64::NEG_INFINITY, f64::NAN];
+        let input = [
+            1e3,
+            -1e3,
+            -140.0,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+        ];
         let mut value = [0.0; 6];
         let mut derivative = input;
         activation_in_place(activation, &mut derivative, &mut value);

@@ -131,9 +131,15 @@ impl Engine for CpuEngine {
 
         let finished = net.evaluate(&mut ws, &reference, steps);
         timer.lap(Phase::Evaluate);
-        debug!("cpu: batch trained in {:.3} s: {timer}", timer.total().as_secs_f64());
+        debug!(
+            "cpu: batch trained in {:.3} s: {timer}",
+            timer.total().as_secs_f64()
+        );
         for (cell, outcome) in finished {
-            on_event(EngineEvent::CellFinished { index: cell, outcome: &outcome });
+            on_event(EngineEvent::CellFinished {
+                index: cell,
+                outcome: &outcome,
+            });
             outcomes[cell] = Some(outcome);
         }
 
@@ -217,7 +223,10 @@ fn finish_diverged(
         lost_update,
         cancellation: f64::NAN,
     };
-    on_event(EngineEvent::CellFinished { index: cell, outcome: &outcome });
+    on_event(EngineEvent::CellFinished {
+        index: cell,
+        outcome: &outcome,
+    });
     outcomes[cell] = Some(outcome);
 }
 
@@ -249,7 +258,14 @@ fn update_all(
         let g0 = &ws.dw0_stack[s * block..(s + 1) * block];
 
         let applied_w0 = apply_parallel(&update, measure, w0, g0, &mut slot.v0, &mut slot.m0);
-        let applied_w1 = apply_block(&update, measure, &mut slot.w1, &slot.dw1, &mut slot.v1, &mut slot.m1);
+        let applied_w1 = apply_block(
+            &update,
+            measure,
+            &mut slot.w1,
+            &slot.dw1,
+            &mut slot.v1,
+            &mut slot.m1,
+        );
         let applied = applied_w0.merge(applied_w1);
         if !applied.finite {
             non_finite.push(s);
@@ -259,7 +275,9 @@ fn update_all(
             slot.intended_sum += applied.intended;
         }
         if !slot.w1_total.is_empty() {
-            for ((total, &start), &delta) in slot.w1_total.iter_mut().zip(net.init_w1()).zip(&slot.w1) {
+            for ((total, &start), &delta) in
+                slot.w1_total.iter_mut().zip(net.init_w1()).zip(&slot.w1)
+            {
                 *total = start + delta;
             }
         }
@@ -280,7 +298,11 @@ fn apply_block(
         update.apply_measured(theta, grad, v, m)
     } else {
         let finite = update.apply(theta, grad, v, m);
-        Applied { finite, intended: 0.0, lost: 0.0 }
+        Applied {
+            finite,
+            intended: 0.0,
+            lost: 0.0,
+        }
     }
 }
 
@@ -312,5 +334,12 @@ fn apply_parallel(
         .collect::<Vec<_>>()
         .into_iter()
         // Merged in chunk order, so the sums do not depend on how rayon splits the work.
-        .fold(Applied { finite: true, intended: 0.0, lost: 0.0 }, Applied::merge)
+        .fold(
+            Applied {
+                finite: true,
+                intended: 0.0,
+                lost: 0.0,
+            },
+            Applied::merge,
+        )
 }

@@ -6,8 +6,8 @@ use super::gemm::{MatMut, MatRef, gemm, gemm_accumulate};
 use super::math;
 use super::timing::{Phase, PhaseTimer};
 use crate::engine::{CellOutcome, CellSpec, Precision, Problem, TrainSettings};
-use crate::model::loss::{soft_hinge, soft_hinge_change, soft_hinge_derivative, target};
 use crate::model::activation::{BETA, logistic};
+use crate::model::loss::{soft_hinge, soft_hinge_change, soft_hinge_derivative, target};
 use crate::model::{Activation, CLASSES, InitialWeights};
 
 /// Elements per parallel chunk in elementwise passes.
@@ -63,7 +63,12 @@ impl HiddenAtStart {
         zhat.par_chunks(CHUNK)
             .zip(z.par_chunks_mut(CHUNK))
             .for_each(|(zhat, z)| math::activation_values(activation, zhat, z));
-        Self { hidden, zhat, logistic, z }
+        Self {
+            hidden,
+            zhat,
+            logistic,
+            z,
+        }
     }
 
     /// Turns the pre-activation changes e = zhat - zhat_0 of `rows` samples starting at
@@ -85,10 +90,18 @@ impl HiddenAtStart {
             .enumerate()
             .for_each(|(i, ((e, change), z))| {
                 let row = (start + i) * h..(start + i + 1) * h;
-                let (u0, s0, z0) = (&self.zhat[row.clone()], &self.logistic[row.clone()], &self.z[row]);
+                let (u0, s0, z0) = (
+                    &self.zhat[row.clone()],
+                    &self.logistic[row.clone()],
+                    &self.z[row],
+                );
                 for s in 0..width / h {
                     let cols = s * h..(s + 1) * h;
-                    let (e, change, z) = (&mut e[cols.clone()], &mut change[cols.clone()], &mut z[cols]);
+                    let (e, change, z) = (
+                        &mut e[cols.clone()],
+                        &mut change[cols.clone()],
+                        &mut z[cols],
+                    );
                     for j in 0..h {
                         let dz = activation.change(u0[j], s0[j], e[j]);
                         change[j] = dz;
@@ -144,7 +157,11 @@ impl Slot {
     /// Returns the fraction of the measured updates that rounding lost, 0 when no update
     /// was measured.
     pub fn lost_update(&self) -> f64 {
-        if self.intended_sum > 0.0 { self.lost_sum / self.intended_sum } else { 0.0 }
+        if self.intended_sum > 0.0 {
+            self.lost_sum / self.intended_sum
+        } else {
+            0.0
+        }
     }
 
     /// Returns the estimated relative rounding error of f - f_0 at the last loss
@@ -191,7 +208,8 @@ impl Workspace {
             .map(|(cell, spec)| {
                 let v = spec.optimizer.uses_second_moment();
                 let m = spec.optimizer.uses_first_moment();
-                let moment = |used: bool, len: usize| if used { vec![0.0; len] } else { Vec::new() };
+                let moment =
+                    |used: bool, len: usize| if used { vec![0.0; len] } else { Vec::new() };
                 let (w1, w1_total) = if net.offset {
                     (vec![0.0; c * h], net.init.w1.clone())
                 } else {
@@ -225,7 +243,11 @@ impl Workspace {
             w0_stack,
             dw0_stack: vec![0.0; k * h * d],
             block: h * d,
-            change: if net.offset { vec![0.0; activations] } else { Vec::new() },
+            change: if net.offset {
+                vec![0.0; activations]
+            } else {
+                Vec::new()
+            },
             zhat: vec![0.0; activations],
             z: vec![0.0; activations],
             f: vec![0.0; k * net.n * c],
@@ -309,7 +331,11 @@ impl Network<'_> {
         if self.offset {
             let train = HiddenAtStart::new(self.activation, h, zhat_train);
             let test = HiddenAtStart::new(self.activation, h, zhat_test);
-            let dsigma = train.zhat.par_iter().map(|&u| self.activation.derivative(u)).collect();
+            let dsigma = train
+                .zhat
+                .par_iter()
+                .map(|&u| self.activation.derivative(u))
+                .collect();
             let initial = InitialHidden {
                 z: train.z.clone(),
                 dsigma,
@@ -434,20 +460,41 @@ impl Network<'_> {
     ) {
         let h = self.hidden;
         let len = rows * width;
-        fn hidden_of_slot(values: &[f64], s: usize, h: usize, len: usize, width: usize) -> MatRef<'_> {
+        fn hidden_of_slot(
+            values: &[f64],
+            s: usize,
+            h: usize,
+            len: usize,
+            width: usize,
+        ) -> MatRef<'_> {
             MatRef::new(&values[s * h..len], len / width, h, width, 1)
         }
         let out = MatMut::row_major(f, rows, CLASSES);
         if !self.offset {
             let w1 = MatRef::row_major(w1, CLASSES, h).t();
-            gemm(self.inv_sqrt_h, hidden_of_slot(z, s, h, len, width), w1, out);
+            gemm(
+                self.inv_sqrt_h,
+                hidden_of_slot(z, s, h, len, width),
+                w1,
+                out,
+            );
             return;
         }
         let w1_start = MatRef::row_major(&self.init.w1, CLASSES, h).t();
-        gemm(self.inv_sqrt_h, hidden_of_slot(change, s, h, len, width), w1_start, out);
+        gemm(
+            self.inv_sqrt_h,
+            hidden_of_slot(change, s, h, len, width),
+            w1_start,
+            out,
+        );
         let out = MatMut::row_major(f, rows, CLASSES);
         let delta_w1 = MatRef::row_major(w1, CLASSES, h).t();
-        gemm_accumulate(self.inv_sqrt_h, hidden_of_slot(z, s, h, len, width), delta_w1, out);
+        gemm_accumulate(
+            self.inv_sqrt_h,
+            hidden_of_slot(z, s, h, len, width),
+            delta_w1,
+            out,
+        );
     }
 
     /// Copies the hidden layer and outputs of theta_0 into every active slot.
@@ -562,7 +609,11 @@ impl Network<'_> {
         let denominator = alpha * alpha * self.n as f64;
         Fit {
             loss: total / denominator,
-            loss_change: if with_change { total_change / denominator } else { f64::NAN },
+            loss_change: if with_change {
+                total_change / denominator
+            } else {
+                f64::NAN
+            },
             correct,
             output_norm: output_sq.sqrt(),
             change_norm: change_sq.sqrt(),
@@ -611,7 +662,11 @@ impl Network<'_> {
                         // back = g_i W1, the error propagated to the hidden layer.
                         back.fill(0.0);
                         let g = &gf[s * per_slot + i * c..s * per_slot + (i + 1) * c];
-                        let w1 = if slot.w1_total.is_empty() { &slot.w1 } else { &slot.w1_total };
+                        let w1 = if slot.w1_total.is_empty() {
+                            &slot.w1
+                        } else {
+                            &slot.w1_total
+                        };
                         for (k, &gk) in g.iter().enumerate() {
                             let w1_row = &w1[k * h..(k + 1) * h];
                             for (out, &w) in back.iter_mut().zip(w1_row) {
@@ -669,7 +724,10 @@ impl Network<'_> {
             let samples = start * h..(start + rows) * h;
             let positive0 = &reference.positive0_test[samples.clone()];
             // In the offset formulation the product gave e, and zhat = zhat_0 + e.
-            let zhat0 = reference.hidden_test.as_ref().map(|start| &start.zhat[samples]);
+            let zhat0 = reference
+                .hidden_test
+                .as_ref()
+                .map(|start| &start.zhat[samples]);
             for (s, count) in same_sign.iter_mut().enumerate() {
                 *count += ws.zhat[..len]
                     .par_chunks(width)
@@ -722,7 +780,10 @@ impl Network<'_> {
                 let (change_w0, change_w1) = if self.offset {
                     (norm(w0), norm(&slot.w1))
                 } else {
-                    (distance(w0, &self.init.w0), distance(&slot.w1, &self.init.w1))
+                    (
+                        distance(w0, &self.init.w0),
+                        distance(&slot.w1, &self.init.w1),
+                    )
                 };
                 let outcome = CellOutcome {
                     steps_run: steps,
@@ -780,7 +841,10 @@ fn count_correct(f: &[f64], f0: &[f64], labels: &[u8]) -> usize {
 /// Returns the Euclidean norm. Partial sums over fixed chunks are added in order, so the
 /// result does not depend on how rayon schedules the chunks.
 fn norm(values: &[f64]) -> f64 {
-    let partial: Vec<f64> = values.par_chunks(CHUNK).map(|c| c.iter().map(|v| v * v).sum()).collect();
+    let partial: Vec<f64> = values
+        .par_chunks(CHUNK)
+        .map(|c| c.iter().map(|v| v * v).sum())
+        .collect();
     partial.iter().sum::<f64>().sqrt()
 }
 
@@ -830,10 +894,18 @@ mod tests {
             record_losses: true,
             precision,
         };
-        let problem = Problem { data: &data, init: &init, settings: &settings };
+        let problem = Problem {
+            data: &data,
+            init: &init,
+            settings: &settings,
+        };
         let net = Network::new(problem);
         let (reference, initial) = net.reference();
-        let cells = [CellSpec { optimizer: OptimizerKind::Gd, alpha: 1.0, eta: 0.1 }; 3];
+        let cells = [CellSpec {
+            optimizer: OptimizerKind::Gd,
+            alpha: 1.0,
+            eta: 0.1,
+        }; 3];
         let mut timer = PhaseTimer::start();
 
         let mut computed = Workspace::new(&net, &cells);
@@ -843,7 +915,11 @@ mod tests {
 
         let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&copied.z), bits(&computed.z), "{precision}: sigma");
-        assert_eq!(bits(&copied.zhat), bits(&computed.zhat), "{precision}: sigma'");
+        assert_eq!(
+            bits(&copied.zhat),
+            bits(&computed.zhat),
+            "{precision}: sigma'"
+        );
         assert_eq!(bits(&copied.f), bits(&computed.f), "{precision}: f");
     }
 }

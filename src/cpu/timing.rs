@@ -53,7 +53,10 @@ pub(super) struct PhaseTimer {
 
 impl PhaseTimer {
     pub fn start() -> Self {
-        Self { totals: [Duration::ZERO; PHASES.len()], last: Instant::now() }
+        Self {
+            totals: [Duration::ZERO; PHASES.len()],
+            last: Instant::now(),
+        }
     }
 
     /// Adds the time since the previous lap (or the start) to `phase`.

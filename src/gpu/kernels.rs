@@ -394,7 +394,8 @@ impl Kernels {
                 (7, ReadWrite),
                 (8, Read),
             ];
-            let measured_update_bindings = [update_bindings.as_slice(), &[(12, ReadWrite)]].concat();
+            let measured_update_bindings =
+                [update_bindings.as_slice(), &[(12, ReadWrite)]].concat();
             let df64_update_bindings =
                 [update_bindings.as_slice(), &[(17, ReadWrite), (18, Read)]].concat();
             Self {

@@ -91,7 +91,9 @@ pub struct MatmulTiming {
 /// memory, while CPU-hosted drivers such as lavapipe pay more for its barriers than they
 /// save and read uniform buffers far faster than storage buffers, so the choice is
 /// measured on the adapter in use.
-pub fn measure_matmul_config(gpu: &GpuDevice) -> Result<(MatmulConfig, Vec<MatmulTiming>), GpuError> {
+pub fn measure_matmul_config(
+    gpu: &GpuDevice,
+) -> Result<(MatmulConfig, Vec<MatmulTiming>), GpuError> {
     const RUNS: usize = 3;
     let (n, d, width) = (256u32, 256u32, 512u32);
     let shape = MatmulShape {
@@ -105,8 +107,13 @@ pub fn measure_matmul_config(gpu: &GpuDevice) -> Result<(MatmulConfig, Vec<Matmu
         scale: 1.0,
         accumulate: false,
     };
-    let values = |len: u32| -> Vec<f32> { (0..len).map(|i| ((i % 31) as f32 - 15.0) / 31.0).collect() };
-    let (a, b, c) = (values(n * d), values(width * d), vec![0.0; (n * width) as usize]);
+    let values =
+        |len: u32| -> Vec<f32> { (0..len).map(|i| ((i % 31) as f32 - 15.0) / 31.0).collect() };
+    let (a, b, c) = (
+        values(n * d),
+        values(width * d),
+        vec![0.0; (n * width) as usize],
+    );
 
     let mut timings = Vec::with_capacity(MATMUL_CANDIDATES.len());
     for config in MATMUL_CANDIDATES {
@@ -119,7 +126,10 @@ pub fn measure_matmul_config(gpu: &GpuDevice) -> Result<(MatmulConfig, Vec<Matmu
             product.run(1)?;
             best = best.min(started.elapsed().as_secs_f64());
         }
-        timings.push(MatmulTiming { config, seconds: best });
+        timings.push(MatmulTiming {
+            config,
+            seconds: best,
+        });
     }
     let fastest = timings
         .iter()

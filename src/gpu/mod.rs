@@ -19,8 +19,8 @@
 //! df64_selftest.wgsl. cells.wgsl declares the cell structs of loss.wgsl and update.wgsl.
 
 mod batch;
-mod df64;
 mod device;
+mod df64;
 mod engine;
 mod functions;
 mod kernels;
@@ -29,11 +29,11 @@ mod matmul;
 mod offset;
 mod profile;
 
-pub use df64::{
-    DF64_MAX_RELATIVE_ERROR, Df64SelfTest, TwoProductSample, TwoSumSample, df64_wgsl,
-    require_df64, self_test as df64_self_test, with_df64_wgsl,
-};
 pub use device::{GpuDevice, GpuError};
+pub use df64::{
+    DF64_MAX_RELATIVE_ERROR, Df64SelfTest, TwoProductSample, TwoSumSample, df64_wgsl, require_df64,
+    self_test as df64_self_test, with_df64_wgsl,
+};
 pub use engine::GpuEngine;
 pub use functions::{ActivationChange, GpuFunctions};
 pub use kernels::{MATMUL_BLOCK, MatmulConfig, MatmulKind, MatmulShape, Operand};

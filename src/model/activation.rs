@@ -48,7 +48,9 @@ pub struct Activation {
 impl Activation {
     /// Builds the activation whose constant satisfies the given normalization.
     pub fn normalized(norm: ActivationNorm) -> Self {
-        Self { a: activation_constant(norm) }
+        Self {
+            a: activation_constant(norm),
+        }
     }
 
     /// Returns sigma(u).
@@ -67,7 +69,11 @@ impl Activation {
         let x = BETA * u;
         let e = (-x.abs()).exp();
         let softplus = x.max(0.0) + e.ln_1p();
-        let logistic = if x >= 0.0 { 1.0 / (1.0 + e) } else { e / (1.0 + e) };
+        let logistic = if x >= 0.0 {
+            1.0 / (1.0 + e)
+        } else {
+            e / (1.0 + e)
+        };
         (self.a / BETA * softplus, self.a * logistic)
     }
 
@@ -220,7 +226,10 @@ mod tests {
         for &u in &[-30.0, -2.5, -0.1, 0.0, 0.3, 4.0, 250.0] {
             let (v, d) = act.value_and_derivative(u);
             assert_eq!(v, act.value(u), "value at {u}");
-            assert!((d - act.derivative(u)).abs() <= 1e-16 * act.a, "derivative at {u}");
+            assert!(
+                (d - act.derivative(u)).abs() <= 1e-16 * act.a,
+                "derivative at {u}"
+            );
         }
     }
 }

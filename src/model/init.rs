@@ -20,10 +20,18 @@ impl InitialWeights {
     pub fn draw(d: usize, hidden: usize, classes: usize, seed: u64) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut sample = |count: usize| -> Vec<f64> {
-            (0..count).map(|_| StandardNormal.sample(&mut rng)).collect()
+            (0..count)
+                .map(|_| StandardNormal.sample(&mut rng))
+                .collect()
         };
         let w0 = sample(hidden * d);
         let w1 = sample(classes * hidden);
-        Self { d, hidden, classes, w0, w1 }
+        Self {
+            d,
+            hidden,
+            classes,
+            w0,
+            w1,
+        }
     }
 }

@@ -71,10 +71,16 @@ impl FromStr for OptimizerKind {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL.into_iter().find(|kind| kind.name() == s).ok_or_else(|| {
-            let names: Vec<&str> = Self::ALL.iter().map(|kind| kind.name()).collect();
-            format!("unknown optimizer '{s}': expected one of {}", names.join(", "))
-        })
+        Self::ALL
+            .into_iter()
+            .find(|kind| kind.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(|kind| kind.name()).collect();
+                format!(
+                    "unknown optimizer '{s}': expected one of {}",
+                    names.join(", ")
+                )
+            })
     }
 }
 
@@ -215,7 +221,11 @@ impl Update {
         m: &mut [f64],
     ) -> Applied {
         assert_eq!(theta.len(), grad.len());
-        let mut applied = Applied { finite: true, intended: 0.0, lost: 0.0 };
+        let mut applied = Applied {
+            finite: true,
+            intended: 0.0,
+            lost: 0.0,
+        };
         let mut subtract = |t: &mut f64, u: f64| {
             let old = *t;
             *t = old - u;
@@ -309,7 +319,10 @@ mod tests {
     fn first_rmsprop_step_is_sign_step() {
         // With v_0 = 0, v_1 = (1 - rho) G^2, so the step is eta / sqrt(1 - rho) * sign(G)
         // up to eps.
-        let settings = OptimizerSettings { eps: 0.0, ..Default::default() };
+        let settings = OptimizerSettings {
+            eps: 0.0,
+            ..Default::default()
+        };
         let update = Update::new(OptimizerKind::Rmsprop, 0.01, 3.0, &settings, 0);
         let mut theta = [1.0, 1.0];
         let mut v = [0.0, 0.0];
@@ -322,7 +335,10 @@ mod tests {
     #[test]
     fn adam_bias_correction_first_step() {
         // After one step m_hat = G and v_hat = (fold G)^2, so the step is eta / fold.
-        let settings = OptimizerSettings { eps: 0.0, ..Default::default() };
+        let settings = OptimizerSettings {
+            eps: 0.0,
+            ..Default::default()
+        };
         let update = Update::new(OptimizerKind::ModifiedAdam, 0.5, 4.0, &settings, 0);
         let mut theta = [0.0];
         let (mut v, mut m) = ([0.0], [0.0]);
@@ -349,7 +365,11 @@ mod tests {
             assert!(update.apply(&mut plain, &grad, &mut v1, &mut m1));
             let applied = update.apply_measured(&mut measured, &grad, &mut v2, &mut m2);
             assert!(applied.finite);
-            assert_eq!(plain.map(f64::to_bits), measured.map(f64::to_bits), "{kind}");
+            assert_eq!(
+                plain.map(f64::to_bits),
+                measured.map(f64::to_bits),
+                "{kind}"
+            );
             assert!(applied.intended > 0.0, "{kind}");
         }
     }

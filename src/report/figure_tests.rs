@@ -280,7 +280,10 @@ fn untrusted_panel_cells_hatched() {
     // modified-rmsprop at the smallest eta and largest alpha froze.
     for record in records.iter_mut() {
         record.trusted = Some(true);
-        if record.optimizer == "modified-rmsprop" && record.eta == ETAS[0] && record.alpha == ALPHAS[3] {
+        if record.optimizer == "modified-rmsprop"
+            && record.eta == ETAS[0]
+            && record.alpha == ALPHAS[3]
+        {
             record.trusted = Some(false);
         }
     }

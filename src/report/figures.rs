@@ -101,7 +101,10 @@ pub fn write_figures(
         let figure = PanelFigure {
             grids: &grids,
             title: format!("{dataset}: {}, mean over seeds", metric.name()),
-            subtitle: format!("{context}; blank cells: diverged or not run{}", untrusted_note(&grids)),
+            subtitle: format!(
+                "{context}; blank cells: diverged or not run{}",
+                untrusted_note(&grids)
+            ),
             bar_label: metric.scale_label().to_string(),
             contours: None,
         };
@@ -422,7 +425,11 @@ fn lines_by_optimizer(cells: &[&CellSummary], metric: Metric) -> Vec<Line> {
 
 /// Returns the subtitle note for hatched cells, or nothing when no cell is hatched.
 fn untrusted_note(grids: &PanelGrids) -> &'static str {
-    if grids.has_untrusted() { UNTRUSTED_NOTE } else { "" }
+    if grids.has_untrusted() {
+        UNTRUSTED_NOTE
+    } else {
+        ""
+    }
 }
 
 #[cfg(test)]

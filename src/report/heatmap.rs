@@ -344,7 +344,8 @@ pub(crate) fn render_heatmap(
     }
 }
 
-pub(super) type DrawResult<T, DB> = Result<T, DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+pub(super) type DrawResult<T, DB> =
+    Result<T, DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
 
 /// Draws the title, the cell rectangles and the colour bar onto `root`.
 fn draw_heatmap<DB: DrawingBackend>(
@@ -470,8 +471,8 @@ fn draw_line_at<DB: DrawingBackend>(
     font_px: u32,
     top: i32,
 ) -> DrawResult<(), DB> {
-    let style = TextStyle::from((FONT_FAMILY, font_px).into_font())
-        .pos(Pos::new(HPos::Center, VPos::Top));
+    let style =
+        TextStyle::from((FONT_FAMILY, font_px).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
     let centre_x = (area.dim_in_pixel().0 / 2) as i32;
     area.draw_text(text, &style, (centre_x, top))?;
     Ok(())
@@ -502,7 +503,11 @@ impl TickedAxis {
     pub(super) fn thinned(low: f64, high: f64, centres: &[f64], max_ticks: usize) -> Self {
         let integers = thinned_integer_ticks(low, high, max_ticks);
         if integers.len() >= 2 {
-            TickedAxis { low, high, ticks: integers }
+            TickedAxis {
+                low,
+                high,
+                ticks: integers,
+            }
         } else {
             TickedAxis::new(low, high, centres)
         }

@@ -7,7 +7,8 @@ use super::aggregate::{CellSummary, SeedStats};
 use super::contour::contour_segments;
 use super::heatmap::{
     CellPixel, ColorBarLayout, DrawResult, FRAME_COLOR, Metric, PLOT_MARGIN, TickedAxis,
-    draw_centred_line, draw_color_bar, draw_log_axes, hatch_lines};
+    draw_centred_line, draw_color_bar, draw_log_axes, hatch_lines,
+};
 use super::render::{
     CONTOUR_HALO, CONTOUR_HALO_WIDTH, CONTOUR_WIDTH, Figure, LegendEntry, LegendSample,
     contour_color, draw_legend,

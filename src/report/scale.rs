@@ -204,8 +204,14 @@ mod tests {
 
     #[test]
     fn thinned_ticks_keep_zero() {
-        assert_close(&thinned_integer_ticks(-4.25, 8.25, 7), &[-4.0, -2.0, 0.0, 2.0, 4.0, 6.0, 8.0]);
-        assert_close(&thinned_integer_ticks(-6.5, 6.5, 7), &[-6.0, -4.0, -2.0, 0.0, 2.0, 4.0, 6.0]);
+        assert_close(
+            &thinned_integer_ticks(-4.25, 8.25, 7),
+            &[-4.0, -2.0, 0.0, 2.0, 4.0, 6.0, 8.0],
+        );
+        assert_close(
+            &thinned_integer_ticks(-6.5, 6.5, 7),
+            &[-6.0, -4.0, -2.0, 0.0, 2.0, 4.0, 6.0],
+        );
         assert_close(&thinned_integer_ticks(-1.5, 1.5, 7), &[-1.0, 0.0, 1.0]);
         assert_close(&thinned_integer_ticks(1.0, 7.0, 2), &[3.0, 6.0]);
         assert_eq!(thinned_integer_ticks(0.0, 3.0, 0), vec![0.0]);

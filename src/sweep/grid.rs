@@ -16,11 +16,15 @@ pub fn parse_grid(name: &str, text: &str) -> Result<Vec<f64>, String> {
             .collect::<Result<Vec<f64>, String>>()?
     };
     if values.is_empty() {
-        return Err(format!("--{name} is empty: give START:STOP:COUNT or a comma list"));
+        return Err(format!(
+            "--{name} is empty: give START:STOP:COUNT or a comma list"
+        ));
     }
     for &value in &values {
         if !(value.is_finite() && value > 0.0) {
-            return Err(format!("invalid {name} value {value}: every value must be finite and > 0"));
+            return Err(format!(
+                "invalid {name} value {value}: every value must be finite and > 0"
+            ));
         }
     }
     let mut sorted = values.clone();
@@ -54,7 +58,9 @@ fn parse_range(name: &str, text: &str) -> Result<Vec<f64>, String> {
         ));
     }
     match count {
-        0 => Err(format!("invalid --{name} '{text}': COUNT must be at least 1")),
+        0 => Err(format!(
+            "invalid --{name} '{text}': COUNT must be at least 1"
+        )),
         1 if start != stop => Err(format!(
             "invalid --{name} '{text}': COUNT = 1 needs START = STOP"
         )),
@@ -76,7 +82,9 @@ fn parse_range(name: &str, text: &str) -> Result<Vec<f64>, String> {
 fn power_of_ten(exponent: f64) -> f64 {
     let rounded = exponent.round();
     if (exponent - rounded).abs() < 1e-9 {
-        format!("1e{}", rounded as i64).parse().expect("a valid float literal")
+        format!("1e{}", rounded as i64)
+            .parse()
+            .expect("a valid float literal")
     } else {
         10f64.powf(exponent)
     }
@@ -92,13 +100,23 @@ pub struct GridCell {
 }
 
 /// Lists every cell, ordered by seed, optimizer, alpha, then eta.
-pub fn cells(optimizers: &[OptimizerKind], alphas: &[f64], etas: &[f64], seeds: &[u64]) -> Vec<GridCell> {
+pub fn cells(
+    optimizers: &[OptimizerKind],
+    alphas: &[f64],
+    etas: &[f64],
+    seeds: &[u64],
+) -> Vec<GridCell> {
     let mut cells = Vec::with_capacity(seeds.len() * optimizers.len() * alphas.len() * etas.len());
     for &seed in seeds {
         for &optimizer in optimizers {
             for &alpha in alphas {
                 for &eta in etas {
-                    cells.push(GridCell { optimizer, alpha, eta, seed });
+                    cells.push(GridCell {
+                        optimizer,
+                        alpha,
+                        eta,
+                        seed,
+                    });
                 }
             }
         }
@@ -113,7 +131,9 @@ mod tests {
     #[test]
     fn log_range_hits_powers_of_ten() {
         let values = parse_grid("alphas", "1e-4:1e4:9").unwrap();
-        let expected: Vec<f64> = (-4..=4).map(|k| format!("1e{k}").parse().unwrap()).collect();
+        let expected: Vec<f64> = (-4..=4)
+            .map(|k| format!("1e{k}").parse().unwrap())
+            .collect();
         assert_eq!(values, expected);
     }
 
@@ -152,9 +172,22 @@ mod tests {
 
     #[test]
     fn cells_are_ordered_seed_first() {
-        let list = cells(&[OptimizerKind::Gd, OptimizerKind::Rmsprop], &[1.0, 2.0], &[0.1], &[0, 1]);
+        let list = cells(
+            &[OptimizerKind::Gd, OptimizerKind::Rmsprop],
+            &[1.0, 2.0],
+            &[0.1],
+            &[0, 1],
+        );
         assert_eq!(list.len(), 8);
-        assert_eq!(list[0], GridCell { optimizer: OptimizerKind::Gd, alpha: 1.0, eta: 0.1, seed: 0 });
+        assert_eq!(
+            list[0],
+            GridCell {
+                optimizer: OptimizerKind::Gd,
+                alpha: 1.0,
+                eta: 0.1,
+                seed: 0
+            }
+        );
         assert_eq!(list[4].seed, 1);
         assert_eq!(list[2].optimizer, OptimizerKind::Rmsprop);
     }

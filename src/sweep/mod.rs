@@ -23,8 +23,10 @@ use crate::optim::{OptimizerKind, OptimizerSettings};
 use crate::report::ReportError;
 
 pub use grid::{GridCell, parse_grid};
+pub use plot::{
+    FIGURES_DIR, plot_records_with, plot_run, plot_run_at, run_context, write_run_figures,
+};
 pub use record::CellRecord;
-pub use plot::{FIGURES_DIR, plot_records_with, plot_run, plot_run_at, run_context, write_run_figures};
 pub use reproduce::{ReproduceOptions, Scale, protocol, reproduce};
 pub use run::{RunInfo, plot_records, run_sweep};
 
@@ -98,7 +100,11 @@ pub enum SweepError {
          resume with the same --backend and --precision, or use another --out folder",
         dir.display()
     )]
-    PrecisionMismatch { dir: PathBuf, found: String, requested: String },
+    PrecisionMismatch {
+        dir: PathBuf,
+        found: String,
+        requested: String,
+    },
     #[error("failed to write {}", path.display())]
     Write {
         path: PathBuf,
@@ -124,7 +130,13 @@ pub enum SweepError {
          is not in the grid; use another --out folder",
         path.display()
     )]
-    ForeignRow { path: PathBuf, optimizer: String, alpha: f64, eta: f64, seed: u64 },
+    ForeignRow {
+        path: PathBuf,
+        optimizer: String,
+        alpha: f64,
+        eta: f64,
+        seed: u64,
+    },
     #[error(
         "one cell needs about {needed_gib:.1} GiB but {available_gib:.1} GiB of memory is \
          available; reduce --n-train or --hidden"

@@ -16,7 +16,10 @@ pub const RUN_FILE: &str = "run.json";
 /// Writes `bytes` to `path` through a temporary file and a rename.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), SweepError> {
     let tmp = temporary_path(path);
-    let io = |source| SweepError::Write { path: path.to_path_buf(), source };
+    let io = |source| SweepError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
     {
         let mut file = fs::File::create(&tmp).map_err(io)?;
         file.write_all(bytes).map_err(io)?;
@@ -63,6 +66,11 @@ pub fn read_results(dir: &Path) -> Result<Vec<CellRecord>, SweepError> {
     })?;
     reader
         .deserialize()
-        .map(|row| row.map_err(|source| SweepError::Csv { path: path.clone(), source }))
+        .map(|row| {
+            row.map_err(|source| SweepError::Csv {
+                path: path.clone(),
+                source,
+            })
+        })
         .collect()
 }

@@ -20,7 +20,10 @@ pub fn plot_records_with(
     options: &FigureOptions,
 ) -> Result<Vec<PathBuf>, SweepError> {
     let figures = write_run_figures(dir, records, options)?;
-    let mut files: Vec<PathBuf> = figures.into_iter().flat_map(|figure| figure.files).collect();
+    let mut files: Vec<PathBuf> = figures
+        .into_iter()
+        .flat_map(|figure| figure.files)
+        .collect();
 
     // One heat map per optimizer and metric as well, each on its own colour scale, for
     // readers who look at one optimizer at a time.
@@ -63,7 +66,10 @@ pub fn plot_run(dir: &Path) -> Result<Vec<PathBuf>, SweepError> {
 /// The titles name the run settings read from `run.json` when it exists and parses.
 pub fn plot_run_at(dir: &Path, eta: f64) -> Result<Vec<PathBuf>, SweepError> {
     if !dir.is_dir() {
-        return Err(SweepError::NoResults(format!("run folder {} not found", dir.display())));
+        return Err(SweepError::NoResults(format!(
+            "run folder {} not found",
+            dir.display()
+        )));
     }
     let records = read_results(dir)?;
     if records.is_empty() {

@@ -14,12 +14,12 @@ use super::output::{RUN_FILE, read_results, write_atomically, write_results};
 use super::record::CellRecord;
 use super::{RunOptions, SweepConfig, SweepError};
 use crate::cpu::CpuEngine;
-use crate::gpu::{GpuDevice, GpuEngine};
 use crate::data::{self, DataSource, Prepared, SourceFile};
 use crate::engine::{
     BackendChoice, CellOutcome, CellSpec, Engine, EngineError, EngineEvent, Precision, Problem,
     TrainSettings, is_trusted,
 };
+use crate::gpu::{GpuDevice, GpuEngine};
 use crate::model::{Activation, CLASSES, InitialWeights};
 use crate::report;
 
@@ -129,11 +129,20 @@ pub fn run_sweep(config: &SweepConfig, options: &RunOptions) -> Result<RunInfo, 
     let engine_precision = engine.precision(settings.precision)?;
     info!("backend: {engine_name} ({reason}), precision {engine_precision}");
 
-    let grid = cells(&config.optimizers, &config.alphas, &config.etas, &config.seeds);
+    let grid = cells(
+        &config.optimizers,
+        &config.alphas,
+        &config.etas,
+        &config.seeds,
+    );
     let mut finished = load_finished(&options.out, &grid)?;
     let skipped = finished.iter().flatten().count();
     let pending: Vec<usize> = (0..grid.len()).filter(|&i| finished[i].is_none()).collect();
-    if let Some(other) = finished.iter().flatten().find(|r| r.precision != engine_precision) {
+    if let Some(other) = finished
+        .iter()
+        .flatten()
+        .find(|r| r.precision != engine_precision)
+    {
         return Err(SweepError::PrecisionMismatch {
             dir: options.out.clone(),
             found: other.precision.clone(),
@@ -141,7 +150,11 @@ pub fn run_sweep(config: &SweepConfig, options: &RunOptions) -> Result<RunInfo, 
         });
     }
     if skipped > 0 {
-        info!("resuming: {skipped} of {} cells already finished in {}", grid.len(), options.out.display());
+        info!(
+            "resuming: {skipped} of {} cells already finished in {}",
+            grid.len(),
+            options.out.display()
+        );
     }
 
     let run_file = |status: &'static str, finished: &[Option<CellRecord>]| RunFile {
@@ -178,7 +191,11 @@ pub fn run_sweep(config: &SweepConfig, options: &RunOptions) -> Result<RunInfo, 
     let mut trained = 0;
 
     for &seed in &config.seeds {
-        let seed_cells: Vec<usize> = pending.iter().copied().filter(|&i| grid[i].seed == seed).collect();
+        let seed_cells: Vec<usize> = pending
+            .iter()
+            .copied()
+            .filter(|&i| grid[i].seed == seed)
+            .collect();
         if seed_cells.is_empty() && options.save_init.is_none() {
             continue;
         }
@@ -192,9 +209,17 @@ pub fn run_sweep(config: &SweepConfig, options: &RunOptions) -> Result<RunInfo, 
         for batch in seed_cells.chunks(batch_cells) {
             let specs: Vec<CellSpec> = batch
                 .iter()
-                .map(|&i| CellSpec { optimizer: grid[i].optimizer, alpha: grid[i].alpha, eta: grid[i].eta })
+                .map(|&i| CellSpec {
+                    optimizer: grid[i].optimizer,
+                    alpha: grid[i].alpha,
+                    eta: grid[i].eta,
+                })
                 .collect();
-            let problem = Problem { data: &prepared, init: &init, settings: &settings };
+            let problem = Problem {
+                data: &prepared,
+                init: &init,
+                settings: &settings,
+            };
             let batch_start = Instant::now();
             let mut write_error = None;
 
@@ -202,7 +227,14 @@ pub fn run_sweep(config: &SweepConfig, options: &RunOptions) -> Result<RunInfo, 
                 EngineEvent::Step { active } => progress.inc(active as u64),
                 EngineEvent::CellFinished { index, outcome } => {
                     let cell = grid[batch[index]];
-                    let record = to_record(config, cell, outcome, engine_name, engine_precision, batch_start);
+                    let record = to_record(
+                        config,
+                        cell,
+                        outcome,
+                        engine_name,
+                        engine_precision,
+                        batch_start,
+                    );
                     progress.inc(config.steps.saturating_sub(outcome.steps_run));
                     finished[batch[index]] = Some(record);
                     trained += 1;
@@ -211,7 +243,8 @@ pub fn run_sweep(config: &SweepConfig, options: &RunOptions) -> Result<RunInfo, 
                     if let Err(err) = write_results(&options.out, &in_order(&finished)) {
                         write_error.get_or_insert(err);
                     }
-                    if let Err(err) = write_run_file(&options.out, &run_file("running", &finished)) {
+                    if let Err(err) = write_run_file(&options.out, &run_file("running", &finished))
+                    {
                         write_error.get_or_insert(err);
                     }
                 }
@@ -236,7 +269,10 @@ pub fn run_sweep(config: &SweepConfig, options: &RunOptions) -> Result<RunInfo, 
     );
 
     if diverged > 0 {
-        warn!("{diverged} of {} cells diverged; their metrics are empty in results.csv", records.len());
+        warn!(
+            "{diverged} of {} cells diverged; their metrics are empty in results.csv",
+            records.len()
+        );
     }
     warn_untrusted(&records, engine_precision);
 
@@ -245,7 +281,12 @@ pub fn run_sweep(config: &SweepConfig, options: &RunOptions) -> Result<RunInfo, 
     } else {
         Vec::new()
     };
-    Ok(RunInfo { records, trained, skipped, figures })
+    Ok(RunInfo {
+        records,
+        trained,
+        skipped,
+        figures,
+    })
 }
 
 fn validate(config: &SweepConfig, options: &RunOptions) -> Result<(), SweepError> {
@@ -326,14 +367,19 @@ fn check_existing_config(dir: &Path, config: &SweepConfig) -> Result<(), SweepEr
         for (key, value) in new {
             match old.get(key) {
                 Some(previous) if previous == value => {}
-                Some(previous) => differences.push(format!("{key}: {previous} before, {value} now")),
+                Some(previous) => {
+                    differences.push(format!("{key}: {previous} before, {value} now"))
+                }
                 None => differences.push(format!("{key}: missing before")),
             }
         }
     } else {
         differences.push("no configuration recorded".into());
     }
-    Err(SweepError::ConfigMismatch { dir: dir.to_path_buf(), differences: differences.join("; ") })
+    Err(SweepError::ConfigMismatch {
+        dir: dir.to_path_buf(),
+        differences: differences.join("; "),
+    })
 }
 
 /// Reads the finished cells of an earlier run, placed at their grid index.
@@ -365,7 +411,10 @@ fn load_finished(dir: &Path, grid: &[GridCell]) -> Result<Vec<Option<CellRecord>
 /// Warns about cells whose `trusted` column is false, naming the first few.
 fn warn_untrusted(records: &[CellRecord], precision: &str) {
     const LISTED: usize = 5;
-    let untrusted: Vec<&CellRecord> = records.iter().filter(|r| r.trusted == Some(false)).collect();
+    let untrusted: Vec<&CellRecord> = records
+        .iter()
+        .filter(|r| r.trusted == Some(false))
+        .collect();
     if untrusted.is_empty() {
         return;
     }
@@ -375,7 +424,11 @@ fn warn_untrusted(records: &[CellRecord], precision: &str) {
         .map(|r| format!("{} alpha = {:e}, eta = {:e}", r.optimizer, r.alpha, r.eta))
         .collect();
     let more = untrusted.len().saturating_sub(LISTED);
-    let rest = if more > 0 { format!(" and {more} more") } else { String::new() };
+    let rest = if more > 0 {
+        format!(" and {more} more")
+    } else {
+        String::new()
+    };
     let hint = if precision.starts_with("offset") {
         ""
     } else {
@@ -449,10 +502,16 @@ fn choose_engine(
         return Ok((Box::new(engine), reason));
     }
     match choice {
-        BackendChoice::Cpu => Ok((Box::new(CpuEngine::new()), "requested with --backend cpu".into())),
+        BackendChoice::Cpu => Ok((
+            Box::new(CpuEngine::new()),
+            "requested with --backend cpu".into(),
+        )),
         BackendChoice::Gpu => {
             let engine = GpuEngine::new().map_err(EngineError::from)?;
-            let reason = format!("requested with --backend gpu; adapter '{}'", engine.device().info.name);
+            let reason = format!(
+                "requested with --backend gpu; adapter '{}'",
+                engine.device().info.name
+            );
             Ok((Box::new(engine), reason))
         }
         BackendChoice::Auto => Ok(choose_automatically()),
@@ -468,7 +527,10 @@ fn choose_automatically() -> (Box<dyn Engine>, String) {
     let device = match GpuDevice::new() {
         Ok(device) => device,
         Err(err) => {
-            return (Box::new(CpuEngine::new()), format!("--backend auto: no usable GPU ({err})"));
+            return (
+                Box::new(CpuEngine::new()),
+                format!("--backend auto: no usable GPU ({err})"),
+            );
         }
     };
     if !device.is_real_gpu() {
@@ -480,7 +542,10 @@ fn choose_automatically() -> (Box<dyn Engine>, String) {
     }
     let name = device.info.name.clone();
     match GpuEngine::with_device(device) {
-        Ok(engine) => (Box::new(engine), format!("--backend auto: found GPU '{name}'")),
+        Ok(engine) => (
+            Box::new(engine),
+            format!("--backend auto: found GPU '{name}'"),
+        ),
         Err(err) => {
             warn!("GPU '{name}' failed to compile the kernels, so the CPU engine runs: {err}");
             (
@@ -501,11 +566,17 @@ fn batch_size(data: &Prepared, hidden: usize, requested: usize) -> Result<usize,
     let budget = available as f64 / 2.0;
     let gib = |bytes: f64| bytes / (1u64 << 30) as f64;
     if per_cell > budget {
-        return Err(SweepError::OutOfMemory { needed_gib: gib(per_cell), available_gib: gib(budget) });
+        return Err(SweepError::OutOfMemory {
+            needed_gib: gib(per_cell),
+            available_gib: gib(budget),
+        });
     }
     let fits = (budget / per_cell).floor() as usize;
     if fits < requested {
-        warn!("memory: {requested} cells per batch need {:.1} GiB; using {fits}", gib(per_cell * requested as f64));
+        warn!(
+            "memory: {requested} cells per batch need {:.1} GiB; using {fits}",
+            gib(per_cell * requested as f64)
+        );
     }
     Ok(requested.min(fits).max(1))
 }
@@ -513,7 +584,9 @@ fn batch_size(data: &Prepared, hidden: usize, requested: usize) -> Result<usize,
 /// Reads MemAvailable from /proc/meminfo where it exists.
 fn available_memory_bytes() -> Option<u64> {
     let text = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = text.lines().find(|line| line.starts_with("MemAvailable:"))?;
+    let line = text
+        .lines()
+        .find(|line| line.starts_with("MemAvailable:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
 }
@@ -539,7 +612,13 @@ fn initial_weights(
             config.hidden
         )));
     }
-    Ok(InitialWeights { d: data.d, hidden: config.hidden, classes: CLASSES, w0, w1 })
+    Ok(InitialWeights {
+        d: data.d,
+        hidden: config.hidden,
+        classes: CLASSES,
+        w0,
+        w1,
+    })
 }
 
 fn save_init(path: &Path, init: &InitialWeights) -> Result<(), SweepError> {
@@ -563,7 +642,11 @@ fn progress_bar(visible: bool, cells: usize, steps: u64) -> ProgressBar {
     let total = cells as u64 * steps.max(1);
     let bar = ProgressBar::with_draw_target(
         Some(total),
-        if visible { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() },
+        if visible {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        },
     );
     bar.set_style(
         ProgressStyle::with_template(
@@ -575,12 +658,14 @@ fn progress_bar(visible: bool, cells: usize, steps: u64) -> ProgressBar {
 }
 
 fn machine_info() -> MachineInfo {
-    let cpu_model = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|text| {
-        text.lines()
-            .find(|line| line.starts_with("model name"))
-            .and_then(|line| line.split(':').nth(1))
-            .map(|name| name.trim().to_string())
-    });
+    let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|line| line.starts_with("model name"))
+                .and_then(|line| line.split(':').nth(1))
+                .map(|name| name.trim().to_string())
+        });
     MachineInfo {
         os: std::env::consts::OS,
         arch: std::env::consts::ARCH,
@@ -590,7 +675,10 @@ fn machine_info() -> MachineInfo {
 }
 
 fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 fn plot_context(config: &SweepConfig, data: &Prepared) -> String {
@@ -605,6 +693,10 @@ fn plot_context(config: &SweepConfig, data: &Prepared) -> String {
 
 /// Draws the figure set of `records` into `dir/figures` (see [`report::write_figures`]) and
 /// returns every file written.
-pub fn plot_records(dir: &Path, records: &[CellRecord], context: &str) -> Result<Vec<PathBuf>, SweepError> {
+pub fn plot_records(
+    dir: &Path,
+    records: &[CellRecord],
+    context: &str,
+) -> Result<Vec<PathBuf>, SweepError> {
     super::plot::plot_records_with(dir, records, &report::FigureOptions::new(context))
 }
