@@ -113,8 +113,9 @@ impl GpuEngine {
         Ok((batch, rows))
     }
 
-    /// Times every kernel of one training step of `cells`, all in one pass, with GPU
-    /// timestamps. Returns None when the adapter has no timestamp queries.
+    /// Times every kernel of one training step of `cells` with GPU timestamps, each
+    /// dispatch in a pass of its own. Returns None when the adapter has no timestamp
+    /// queries.
     pub fn profile_step(
         &self,
         problem: Problem<'_>,
