@@ -8,9 +8,9 @@
 //! forward pass starts from the hidden layer at theta_0 computed on the host, the outputs
 //! buffer contains f - f_0 and the f0 buffers stay zero.
 //!
-//! The df64 mode trains in the offset formulation too, but holds theta itself as df64
-//! pairs: the update subtracts in df64 and writes delta = theta - theta_0 rounded to f32
-//! into the W0 and W1 buffers, the output change sums over the hidden units in df64, and
+//! The df64 mode trains in the offset formulation too, but keeps theta itself as df64
+//! pairs. Its update subtracts in df64 and writes delta = theta - theta_0, rounded to f32,
+//! into the W0 and W1 buffers. The output change sums over the hidden units in df64, and
 //! the loss terms of each cell are added in df64.
 
 use wgpu::{Buffer, CommandEncoder, Device};
@@ -125,7 +125,7 @@ fn to_f32(values: &[f64]) -> Vec<f32> {
 impl Batch {
     /// Uploads the data, theta_0 for every cell and the cell constants, and prepares every
     /// dispatch for chunks of `rows` samples. With `start`, the batch trains in the offset
-    /// formulation from that hidden layer at theta_0, and with `df64` also holds theta in
+    /// formulation from that hidden layer at theta_0, and with `df64` also keeps theta in
     /// double-float.
     pub fn upload(
         gpu: &GpuDevice,
