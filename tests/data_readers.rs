@@ -548,11 +548,12 @@ fn corrupt_gzip_is_reported() {
 // ---------------------------------------------------------------------------------------
 // CIFAR-10 on fake files
 
-/// Writes `records` CIFAR records with labels 0, 1, 2, ... to `path`.
-fn write_cifar_batch(path: &Path, records: usize, gzipped: bool) {
-    let mut bytes = Vec::new();
-    for i in 0..records {
-        bytes.push((i % 10) as u8);
+/// Writes a whole CIFAR batch (10,000 records) with labels first_label, first_label + 1,
+/// ... (mod 10) to `path`.
+fn write_cifar_batch(path: &Path, first_label: usize, gzipped: bool) {
+    let mut bytes = Vec::with_capacity(10_000 * 3073);
+    for i in 0..10_000 {
+        bytes.push(((first_label + i) % 10) as u8);
         bytes.extend((0..3072).map(|j| ((i + j) % 255) as u8 + 1));
     }
     let stored = if gzipped { gzip(&bytes) } else { bytes };
@@ -563,15 +564,17 @@ fn write_cifar_batch(path: &Path, records: usize, gzipped: bool) {
 fn cifar_uses_present_batches_in_order() {
     let root = TempDir::new().unwrap();
     let dir = root.path().join("cifar-10");
-    write_cifar_batch(&dir.join("data_batch_4.bin"), 2, false);
+    write_cifar_batch(&dir.join("data_batch_4.bin"), 7, false);
     write_cifar_batch(&dir.join("data_batch_2.bin.gz"), 3, true);
-    write_cifar_batch(&dir.join("test_batch.bin"), 4, false);
+    write_cifar_batch(&dir.join("test_batch.bin"), 0, false);
 
     let raw = data::load(&DataSource::Cifar10, Some(root.path())).unwrap();
 
-    assert_eq!(raw.train.len(), 5);
-    assert_eq!(raw.test.len(), 4);
-    assert_eq!(raw.train.labels, [0, 1, 2, 0, 1]);
+    assert_eq!(raw.train.len(), 20_000);
+    assert_eq!(raw.test.len(), 10_000);
+    // Batch 2 comes first, then batch 4.
+    assert_eq!(raw.train.labels[..2], [3, 4]);
+    assert_eq!(raw.train.labels[10_000..10_002], [7, 8]);
     assert!(raw.files[0].path.ends_with("data_batch_2.bin.gz"));
     assert!(raw.files[1].path.ends_with("data_batch_4.bin"));
     assert!(raw.files[2].path.ends_with("test_batch.bin"));
@@ -581,7 +584,7 @@ fn cifar_uses_present_batches_in_order() {
 fn cifar_without_training_batch_fails() {
     let root = TempDir::new().unwrap();
     let dir = root.path().join("cifar-10");
-    write_cifar_batch(&dir.join("test_batch.bin"), 1, false);
+    write_cifar_batch(&dir.join("test_batch.bin"), 0, false);
 
     let err = data::load(&DataSource::Cifar10, Some(root.path())).unwrap_err();
 
@@ -594,26 +597,26 @@ fn cifar_without_training_batch_fails() {
 fn cifar_truncated_is_reported() {
     let root = TempDir::new().unwrap();
     let dir = root.path().join("cifar-10");
+    write_cifar_batch(&dir.join("test_batch.bin"), 0, false);
     let path = dir.join("data_batch_1.bin");
-    write_cifar_batch(&path, 2, false);
-    let bytes = std::fs::read(&path).unwrap();
-    std::fs::write(&path, &bytes[..bytes.len() - 100]).unwrap();
-    write_cifar_batch(&dir.join("test_batch.bin"), 1, false);
+    write_cifar_batch(&path, 0, false);
+    let whole = std::fs::read(&path).unwrap();
 
-    let err = data::load(&DataSource::Cifar10, Some(root.path())).unwrap_err();
+    // Cut inside a record, and cut at a record boundary after 300 records.
+    for kept in [whole.len() - 100, 300 * 3073] {
+        std::fs::write(&path, &whole[..kept]).unwrap();
 
-    assert!(
-        matches!(
-            err,
-            DataError::Truncated {
-                expected: 6146,
-                actual: 6046,
-                ..
-            }
-        ),
-        "{err}"
-    );
-    assert_names_file(&err, &path);
+        let err = data::load(&DataSource::Cifar10, Some(root.path())).unwrap_err();
+
+        assert!(
+            matches!(
+                err,
+                DataError::Truncated { expected: 30_730_000, actual, .. } if actual == kept as u64
+            ),
+            "{err}"
+        );
+        assert_names_file(&err, &path);
+    }
 }
 
 // ---------------------------------------------------------------------------------------

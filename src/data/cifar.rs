@@ -14,8 +14,14 @@ pub const RECORD_LEN: usize = 1 + PIXELS_PER_IMAGE;
 /// Shape of one image as (channels, rows, cols).
 pub const SAMPLE_SHAPE: [usize; 3] = [3, 32, 32];
 
+/// Records in every CIFAR-10 batch file.
+pub const RECORDS_PER_BATCH: usize = 10_000;
+/// Bytes of one decoded batch file.
+pub const BATCH_LEN: usize = RECORDS_PER_BATCH * RECORD_LEN;
+
 /// Parses one decoded batch and appends its pixels and labels to the given vectors.
-/// Rejects data that is empty or not a whole number of records.
+/// Rejects data that is not exactly `RECORDS_PER_BATCH` records, so that a copy cut short
+/// at a record boundary is reported rather than read as a smaller batch.
 pub fn parse_batch_into(
     bytes: &[u8],
     file: &str,
@@ -23,17 +29,23 @@ pub fn parse_batch_into(
     labels: &mut Vec<u8>,
 ) -> Result<(), DataError> {
     let actual = bytes.len();
-    if actual == 0 || actual % RECORD_LEN != 0 {
-        let whole_records = actual / RECORD_LEN;
+    if actual < BATCH_LEN {
         return Err(DataError::Truncated {
             file: file.to_string(),
-            expected: ((whole_records + 1) * RECORD_LEN) as u64,
+            expected: BATCH_LEN as u64,
             actual: actual as u64,
+        });
+    }
+    if actual > BATCH_LEN {
+        return Err(DataError::TrailingBytes {
+            file: file.to_string(),
+            expected: BATCH_LEN as u64,
+            extra: (actual - BATCH_LEN) as u64,
         });
     }
 
     let first_new = labels.len();
-    pixels.reserve(actual / RECORD_LEN * PIXELS_PER_IMAGE);
+    pixels.reserve(RECORDS_PER_BATCH * PIXELS_PER_IMAGE);
     for record in bytes.chunks_exact(RECORD_LEN) {
         labels.push(record[0]);
         pixels.extend_from_slice(&record[1..]);
@@ -47,9 +59,14 @@ pub fn parse_batch_into(
 mod tests {
     use super::*;
 
+    /// A whole batch of zero labels and pixels.
+    fn batch() -> Vec<u8> {
+        vec![0u8; BATCH_LEN]
+    }
+
     #[test]
-    fn parses_two_records() {
-        let mut bytes = vec![0u8; 2 * RECORD_LEN];
+    fn parses_whole_batch() {
+        let mut bytes = batch();
         bytes[0] = 3;
         bytes[1] = 200;
         bytes[RECORD_LEN] = 8;
@@ -58,22 +75,50 @@ mod tests {
 
         parse_batch_into(&bytes, "b", &mut pixels, &mut labels).unwrap();
 
-        assert_eq!(labels, [3, 8]);
-        assert_eq!(pixels.len(), 2 * PIXELS_PER_IMAGE);
+        assert_eq!(labels.len(), RECORDS_PER_BATCH);
+        assert_eq!(labels[..2], [3, 8]);
+        assert_eq!(pixels.len(), RECORDS_PER_BATCH * PIXELS_PER_IMAGE);
         assert_eq!(pixels[0], 200);
     }
 
     #[test]
+    fn rejects_batch_cut_at_record_boundary() {
+        let bytes = batch();
+        let cut = &bytes[..300 * RECORD_LEN];
+        let err = parse_batch_into(cut, "b", &mut Vec::new(), &mut Vec::new()).unwrap_err();
+        assert!(
+            matches!(err, DataError::Truncated { expected, actual, .. }
+                if expected == BATCH_LEN as u64 && actual == (300 * RECORD_LEN) as u64),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn rejects_partial_record() {
-        let bytes = vec![0u8; RECORD_LEN + 5];
+        let bytes = batch();
+        let cut = &bytes[..RECORD_LEN + 5];
+        let err = parse_batch_into(cut, "b", &mut Vec::new(), &mut Vec::new()).unwrap_err();
+        assert!(
+            matches!(err, DataError::Truncated { expected, .. } if expected == BATCH_LEN as u64),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn rejects_trailing_bytes() {
+        let mut bytes = batch();
+        bytes.extend([0u8; 7]);
         let err = parse_batch_into(&bytes, "b", &mut Vec::new(), &mut Vec::new()).unwrap_err();
-        assert!(matches!(err, DataError::Truncated { .. }), "{err}");
+        assert!(
+            matches!(err, DataError::TrailingBytes { extra: 7, .. }),
+            "{err}"
+        );
     }
 
     #[test]
     fn label_index_is_local_to_file() {
         let mut labels = vec![1u8; 5];
-        let mut bytes = vec![0u8; 2 * RECORD_LEN];
+        let mut bytes = batch();
         bytes[RECORD_LEN] = 12;
 
         let err = parse_batch_into(&bytes, "b", &mut Vec::new(), &mut labels).unwrap_err();
