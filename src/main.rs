@@ -376,12 +376,24 @@ fn run_sweep(args: SweepArgs) -> Result<()> {
 
     // results.csv and run.json are replaced atomically after every cell, so stopping at any
     // point keeps every finished cell.
-    let results = options.out.join(sweep::output::RESULTS_FILE);
+    let out = options.out.clone();
     ctrlc::set_handler(move || {
-        eprintln!(
-            "\ninterrupted: finished cells are in {}; run the same command again to resume",
-            results.display()
-        );
+        let results = out.join(sweep::output::RESULTS_FILE);
+        if let Err(err) = sweep::mark_interrupted(&out) {
+            eprintln!("\nfailed to mark the run as interrupted: {err}");
+        }
+        if results.is_file() {
+            eprintln!(
+                "\ninterrupted: finished cells are in {}; run the same command again to resume",
+                results.display()
+            );
+        } else {
+            eprintln!(
+                "\ninterrupted before any cell finished; run the same command again to start \
+                 over in {}",
+                out.display()
+            );
+        }
         std::process::exit(130);
     })
     .context("failed to install the Ctrl-C handler")?;

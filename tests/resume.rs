@@ -126,3 +126,39 @@ fn different_configuration_is_rejected() {
         before
     );
 }
+
+#[test]
+fn interrupted_sweep_marks_run_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    let mut child = sweep_command(&dir).stderr(Stdio::piped()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while data_rows(&dir) < 1 {
+        assert!(
+            Instant::now() < deadline,
+            "no cell finished within two minutes"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the sweep ended before it was interrupted"
+        );
+        sleep(Duration::from_millis(5));
+    }
+
+    let interrupt = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupt.success(), "kill -INT failed");
+    let output = child.wait_with_output().unwrap();
+
+    assert_eq!(output.status.code(), Some(130), "exit status");
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        message.contains("interrupted: finished cells are in"),
+        "{message}"
+    );
+    let run: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("run.json")).unwrap()).unwrap();
+    assert_eq!(run["status"], "interrupted");
+}

@@ -28,7 +28,7 @@ pub use plot::{
 };
 pub use record::CellRecord;
 pub use reproduce::{ReproduceOptions, Scale, protocol, reproduce};
-pub use run::{RunInfo, plot_records, run_sweep};
+pub use run::{RunInfo, mark_interrupted, plot_records, run_sweep};
 
 /// Every setting that changes the numbers a sweep produces.
 ///

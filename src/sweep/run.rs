@@ -2,6 +2,7 @@
 //! batches, write each finished cell at once, then draw the figures.
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -633,7 +634,42 @@ fn save_init(path: &Path, init: &InitialWeights) -> Result<(), SweepError> {
     Ok(())
 }
 
+/// Whether the sweep was interrupted. The lock also orders the writes of run.json, so that
+/// no write of the running sweep replaces the interrupted status.
+static INTERRUPTED: Mutex<bool> = Mutex::new(false);
+
+/// Sets the status in `dir`'s run.json to "interrupted", for a sweep stopped before its
+/// end, and stops later writes of run.json by this process. Returns false when there is
+/// no run.json yet.
+pub fn mark_interrupted(dir: &Path) -> Result<bool, SweepError> {
+    let mut interrupted = INTERRUPTED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    *interrupted = true;
+    let path = dir.join(RUN_FILE);
+    let text = match std::fs::read(&path) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(source) => return Err(SweepError::Read { path, source }),
+    };
+    let mut run: serde_json::Value =
+        serde_json::from_slice(&text).map_err(|err| SweepError::Read {
+            path: path.clone(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, err),
+        })?;
+    run["status"] = "interrupted".into();
+    let json = serde_json::to_vec_pretty(&run).expect("a JSON value serializes");
+    write_atomically(&path, &json)?;
+    Ok(true)
+}
+
 fn write_run_file(dir: &Path, run: &RunFile<'_>) -> Result<(), SweepError> {
+    let interrupted = INTERRUPTED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if *interrupted {
+        return Ok(());
+    }
     let json = serde_json::to_vec_pretty(run).expect("the run description serializes");
     write_atomically(&dir.join(RUN_FILE), &json)
 }
