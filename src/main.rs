@@ -123,8 +123,8 @@ struct ReproduceArgs {
     /// Engine: auto, cpu or gpu.
     #[arg(long, default_value = "auto")]
     backend: BackendChoice,
-    /// Arithmetic: f64 (CPU), f32 (GPU) or offset (both) [default: f64 on the CPU, offset
-    /// on the GPU].
+    /// Arithmetic: f64 (CPU), f32 (GPU), offset (both) or df64 (GPU) [default: f64 on the
+    /// CPU, offset on the GPU].
     #[arg(long)]
     precision: Option<Precision>,
     /// Maximum number of cells trained together (reduced to fit in memory).
@@ -337,7 +337,10 @@ fn run_sweep(args: SweepArgs) -> Result<()> {
         bail!("--optimizer lists no optimizer");
     }
     let init_sha256 = match &args.init {
-        Some(path) => Some(lazysweep::data::file_sha256(path)?),
+        Some(path) => Some(
+            lazysweep::data::file_sha256(path)
+                .with_context(|| format!("failed to read --init {}", path.display()))?,
+        ),
         None => None,
     };
     let config = SweepConfig {

@@ -261,7 +261,7 @@ pub fn require_df64(gpu: &GpuDevice) -> Result<Df64SelfTest, GpuError> {
         result.dot_f32_relative_error(),
         result.polynomial_relative_error(),
         if result.unguarded_two_sum_defeated() {
-            "defeated by the compiler"
+            "defeated by the compiler, which the library's guards prevent"
         } else {
             "exact"
         }
