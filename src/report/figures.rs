@@ -9,7 +9,7 @@ use super::aggregate::{CellSummary, aggregate_seeds};
 use super::contour::consistency_levels;
 use super::font::ensure_font_registered;
 use super::heatmap::{ImageFormat, Metric, UNTRUSTED_NOTE};
-use super::lines::{Line, LineFigure, LinePanel, LinePoint};
+use super::lines::{Line, LineFigure, LinePanel, LinePoint, RINGED_NOTE};
 use super::panels::{ContourOverlay, PanelFigure, PanelGrids, Statistic, panel_order};
 use super::render::render;
 use super::scale::{LEVEL_TOLERANCE, distinct_levels};
@@ -202,11 +202,12 @@ impl FigureWriter<'_> {
                 lines: lines_by_optimizer(&at_eta, metric),
             })
             .collect();
-        let subtitle = if at_eta.iter().any(|s| s.test_acc.count > 1) {
+        let mut subtitle = if at_eta.iter().any(|s| s.test_acc.count > 1) {
             format!("{context}; error bars: one standard deviation over seeds")
         } else {
             context.to_string()
         };
+        subtitle.push_str(ringed_note(&at_eta));
         let figure = LineFigure {
             title,
             subtitle,
@@ -244,6 +245,7 @@ impl FigureWriter<'_> {
                         x: s.alpha.log10(),
                         y: s.eta.log10(),
                         spread: f64::NAN,
+                        untrusted: s.untrusted(),
                     })
                     .collect(),
             })
@@ -257,7 +259,8 @@ impl FigureWriter<'_> {
                 "{dataset}: test accuracy and sign consistency at the best eta per alpha"
             ),
             subtitle: format!(
-                "{context}; best eta: highest mean test accuracy among non-diverged cells"
+                "{context}; best eta: highest mean test accuracy among non-diverged cells{}",
+                ringed_note(&best)
             ),
             log_alphas: all_log_alphas(summaries),
             panels,
@@ -416,11 +419,22 @@ fn lines_by_optimizer(cells: &[&CellSummary], metric: Metric) -> Vec<Line> {
                         x: s.alpha.log10(),
                         y: factor * stats.mean,
                         spread: factor * stats.std,
+                        untrusted: s.untrusted(),
                     }
                 })
                 .collect(),
         })
         .collect()
+}
+
+/// Returns the subtitle note for ringed points, or nothing when no plotted cell is
+/// untrusted.
+fn ringed_note(cells: &[&CellSummary]) -> &'static str {
+    if cells.iter().any(|s| s.untrusted()) {
+        RINGED_NOTE
+    } else {
+        ""
+    }
 }
 
 /// Returns the subtitle note for hatched cells, or nothing when no cell is hatched.

@@ -5,7 +5,9 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use super::font::FONT_FAMILY;
-use super::heatmap::{DrawResult, PLOT_MARGIN, TickedAxis, draw_centred_line, format_log_tick};
+use super::heatmap::{
+    DrawResult, HATCH_COLOR, PLOT_MARGIN, TickedAxis, draw_centred_line, format_log_tick,
+};
 use super::render::{
     Figure, LegendEntry, LegendSample, Marker, draw_legend, series_color, series_marker,
 };
@@ -36,7 +38,15 @@ pub(super) struct LinePoint {
     pub y: f64,
     /// Standard deviation drawn as an error bar of +-spread; NaN draws none.
     pub spread: f64,
+    /// Whether a seed of the cell is untrusted; the point gets a ring.
+    pub untrusted: bool,
 }
+
+/// Radius in pixels of the ring around an untrusted point.
+const RING_RADIUS: i32 = 11;
+
+/// Subtitle note for figures that ring untrusted points.
+pub(super) const RINGED_NOTE: &str = "; ringed points: untrusted (rounding lost the update)";
 
 pub(super) struct Line {
     pub label: String,
@@ -165,6 +175,13 @@ impl LineFigure {
                 .map(|p| (p.x, p.y))
                 .collect();
             draw_markers(&mut chart, series_marker(index), &centres, color)?;
+            let rings = line
+                .points
+                .iter()
+                .filter(|p| p.y.is_finite() && p.untrusted);
+            chart.draw_series(
+                rings.map(|p| Circle::new((p.x, p.y), RING_RADIUS, HATCH_COLOR.stroke_width(2))),
+            )?;
         }
         Ok(())
     }
@@ -243,7 +260,64 @@ mod tests {
     use super::*;
 
     fn point(x: f64, y: f64, spread: f64) -> LinePoint {
-        LinePoint { x, y, spread }
+        LinePoint {
+            x,
+            y,
+            spread,
+            untrusted: false,
+        }
+    }
+
+    /// Renders one line of three points, the middle one untrusted when `ring` is set, and
+    /// returns the PNG's pixels.
+    fn rendered(ring: bool) -> image::RgbaImage {
+        let mut points = vec![
+            point(0.0, 20.0, f64::NAN),
+            point(1.0, 60.0, f64::NAN),
+            point(2.0, 40.0, f64::NAN),
+        ];
+        points[1].untrusted = ring;
+        let figure = LineFigure {
+            title: "title".into(),
+            subtitle: String::new(),
+            log_alphas: vec![0.0, 1.0, 2.0],
+            panels: vec![LinePanel {
+                y_desc: "test accuracy (%)".into(),
+                lines: vec![Line {
+                    label: "gd".into(),
+                    points,
+                }],
+            }],
+        };
+        super::super::font::ensure_font_registered().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("line.png");
+        super::super::render::render(&figure, &path, super::super::heatmap::ImageFormat::Png)
+            .unwrap();
+        image::open(&path).unwrap().to_rgba8()
+    }
+
+    #[test]
+    fn untrusted_point_gets_ring() {
+        let plain = rendered(false);
+        let ringed = rendered(true);
+        assert_eq!(plain.dimensions(), ringed.dimensions());
+        let changed: Vec<(u32, u32)> = plain
+            .enumerate_pixels()
+            .filter(|&(x, y, p)| ringed.get_pixel(x, y) != p)
+            .map(|(x, y, _)| (x, y))
+            .collect();
+        // A ring of radius 11 and stroke 2 covers about 2 pi 11 x 2 = 140 pixels, all
+        // within a box of 2 x (11 + 2) pixels around one point.
+        assert!(changed.len() > 60, "{} pixels changed", changed.len());
+        let (xs, ys): (Vec<u32>, Vec<u32>) = changed.iter().copied().unzip();
+        let width = xs.iter().max().unwrap() - xs.iter().min().unwrap();
+        let height = ys.iter().max().unwrap() - ys.iter().min().unwrap();
+        assert!(width <= 2 * (RING_RADIUS as u32 + 2), "ring width {width}");
+        assert!(
+            height <= 2 * (RING_RADIUS as u32 + 2),
+            "ring height {height}"
+        );
     }
 
     #[test]
