@@ -59,7 +59,7 @@ pub fn parse_batch_into(
 mod tests {
     use super::*;
 
-    /// A whole batch of zero labels and pixels.
+    /// Returns a whole batch of zero labels and pixels.
     fn batch() -> Vec<u8> {
         vec![0u8; BATCH_LEN]
     }
