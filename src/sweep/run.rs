@@ -368,9 +368,11 @@ fn check_existing_config(dir: &Path, config: &SweepConfig) -> Result<(), SweepEr
         for (key, value) in new {
             match old.get(key) {
                 Some(previous) if previous == value => {}
-                Some(previous) => {
-                    differences.push(format!("{key}: {previous} before, {value} now"))
-                }
+                Some(previous) => differences.push(format!(
+                    "{key}: {} before, {} now",
+                    setting_text(previous),
+                    setting_text(value)
+                )),
                 None => differences.push(format!("{key}: missing before")),
             }
         }
@@ -661,6 +663,14 @@ pub fn mark_interrupted(dir: &Path) -> Result<bool, SweepError> {
     let json = serde_json::to_vec_pretty(&run).expect("a JSON value serializes");
     write_atomically(&path, &json)?;
     Ok(true)
+}
+
+/// Returns a stored setting as text for a message, with an unset option as "not set".
+fn setting_text(value: &Value) -> String {
+    match value {
+        Value::Null => "not set".to_string(),
+        other => other.to_string(),
+    }
 }
 
 fn write_run_file(dir: &Path, run: &RunFile<'_>) -> Result<(), SweepError> {
