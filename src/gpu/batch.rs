@@ -620,7 +620,7 @@ impl Plan<'_> {
                             &b.w1,
                             &b.f,
                         ],
-                        [(rows * CLASSES_U32).div_ceil(GROUP), k, 1],
+                        [rows.div_ceil(GROUP), k, 1],
                     ));
                     return Ok(dispatches);
                 }
