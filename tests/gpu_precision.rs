@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Instant;
 
-use common::{Fixture, cell, describe, open_gpu_device, open_gpu_engine};
+use common::{Fixture, assert_within, cell, describe, open_gpu_device, open_gpu_engine};
 
 use lazysweep::cpu::CpuEngine;
 use lazysweep::engine::{
@@ -125,23 +125,26 @@ fn matches_cpu_offset(precision: Precision) {
         worst = worst.max(worst_cell);
         eprintln!("{label}: largest relative loss difference {worst_cell:e}");
         // One sample of 100 or 200 is at most one percentage point.
-        assert!(
-            (gpu.train_acc - cpu.train_acc).abs() <= 0.01 + 1e-12,
-            "{label}: train accuracy {} vs {}",
+        assert_within(
+            &label,
+            "train accuracy",
             gpu.train_acc,
-            cpu.train_acc
+            cpu.train_acc,
+            0.01 + 1e-12,
         );
-        assert!(
-            (gpu.test_acc - cpu.test_acc).abs() <= 0.01 + 1e-12,
-            "{label}: test accuracy {} vs {}",
+        assert_within(
+            &label,
+            "test accuracy",
             gpu.test_acc,
-            cpu.test_acc
+            cpu.test_acc,
+            0.01 + 1e-12,
         );
-        assert!(
-            (gpu.sign_consistency - cpu.sign_consistency).abs() <= 1e-3,
-            "{label}: sign consistency {} vs {}",
+        assert_within(
+            &label,
+            "sign consistency",
             gpu.sign_consistency,
-            cpu.sign_consistency
+            cpu.sign_consistency,
+            1e-3,
         );
         for (name, g, c) in [
             ("W0", gpu.rel_change_w0, cpu.rel_change_w0),
@@ -212,17 +215,19 @@ fn same_in_chunks(label: &str, alpha: f64, a: &CellOutcome, b: &CellOutcome) {
     {
         assert!(relative(y, x) <= 1e-4, "{label}: L_{t} - L_0: {x} vs {y}");
     }
-    assert!(
-        (a.test_acc - b.test_acc).abs() <= 0.01 + 1e-12,
-        "{label}: test accuracy {} vs {}",
+    assert_within(
+        &label,
+        "test accuracy",
         a.test_acc,
-        b.test_acc
+        b.test_acc,
+        0.01 + 1e-12,
     );
-    assert!(
-        (a.sign_consistency - b.sign_consistency).abs() <= 1e-3,
-        "{label}: sign consistency {} vs {}",
+    assert_within(
+        &label,
+        "sign consistency",
         a.sign_consistency,
-        b.sign_consistency
+        b.sign_consistency,
+        1e-3,
     );
     assert!(
         relative(b.rel_change_w0, a.rel_change_w0) <= 1e-3,
@@ -407,6 +412,27 @@ fn spread(low: f64, high: f64, count: usize) -> Vec<f32> {
         .collect()
 }
 
+/// Checks each float32 `values[i]` of the function `name` against `exact(inputs[i])` in
+/// float64: a relative error of at most `units` u, or an absolute one where the exact
+/// value is 0.
+fn check_function(name: &str, inputs: &[f32], values: &[f32], exact: fn(f64) -> f64, units: f64) {
+    let mut worst = 0.0f64;
+    for (&input, &value) in inputs.iter().zip(values) {
+        let expected = exact(f64::from(input));
+        let error = if expected == 0.0 {
+            f64::from(value).abs()
+        } else {
+            relative(value.into(), expected)
+        };
+        worst = worst.max(error);
+        assert!(
+            error <= units * UNIT,
+            "{name}({input}) = {value}, float64 gives {expected}"
+        );
+    }
+    eprintln!("{name}: largest relative error {:.2} u", worst / UNIT);
+}
+
 #[test]
 fn expm1_and_log1p_match_float64() {
     let Some(gpu) = open_gpu_device() else { return };
@@ -420,21 +446,7 @@ fn expm1_and_log1p_match_float64() {
     // sum |c_k x^k| = expm1(|x|), which is at most 2.72 |expm1(x)| for |x| <= 1, plus u
     // for the last product and 3.3e-9 of truncation (Higham, Accuracy and Stability of
     // Numerical Algorithms, section 5.1): 61 u in all, rounded up to 64 u.
-    let mut worst = 0.0f64;
-    for (&x, &value) in x.iter().zip(&values) {
-        let exact = f64::from(x).exp_m1();
-        let error = if exact == 0.0 {
-            f64::from(value).abs()
-        } else {
-            relative(value.into(), exact)
-        };
-        worst = worst.max(error);
-        assert!(
-            error <= 64.0 * UNIT,
-            "expm1({x}) = {value}, float64 gives {exact}"
-        );
-    }
-    eprintln!("expm1: largest relative error {:.2} u", worst / UNIT);
+    check_function("expm1", &x, &values, f64::exp_m1, 64.0);
 
     let mut y = spread(-0.64, 1.72, 777);
     y.extend([1e-30, -1e-20, 3e-8, -2e-5, 0.0]);
@@ -442,21 +454,7 @@ fn expm1_and_log1p_match_float64() {
     // s = y / (2 + y) errs by 2 u and t = s^2 by 5 u; Horner's rule over positive terms
     // adds gamma_20 and the rounded coefficients u, and 2 s q one more u. t's error moves
     // q by under 0.1 of it, so the total is below 25 u, rounded up to 32 u.
-    let mut worst = 0.0f64;
-    for (&y, &value) in y.iter().zip(&values) {
-        let exact = f64::from(y).ln_1p();
-        let error = if exact == 0.0 {
-            f64::from(value).abs()
-        } else {
-            relative(value.into(), exact)
-        };
-        worst = worst.max(error);
-        assert!(
-            error <= 32.0 * UNIT,
-            "log1p({y}) = {value}, float64 gives {exact}"
-        );
-    }
-    eprintln!("log1p: largest relative error {:.2} u", worst / UNIT);
+    check_function("log1p", &y, &values, f64::ln_1p, 32.0);
 }
 
 #[test]

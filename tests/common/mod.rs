@@ -132,6 +132,15 @@ pub fn describe(cell: &CellSpec) -> String {
     )
 }
 
+/// Asserts that `actual` is within `tolerance` of `expected`, naming the metric `what` of
+/// the cell `label` in the message.
+pub fn assert_within(label: &str, what: &str, actual: f64, expected: f64, tolerance: f64) {
+    assert!(
+        (actual - expected).abs() <= tolerance,
+        "{label}: {what} {actual} vs {expected}"
+    );
+}
+
 /// Opens the GPU engine, or prints why and returns None when no adapter exists, so that
 /// GPU tests pass on machines without a Vulkan driver.
 pub fn open_gpu_engine() -> Option<GpuEngine> {
