@@ -1,10 +1,8 @@
 // Batched float32 matrix product C[b] = scale * A[b] B[b] (+ C[b] when accumulating).
 //
-// Every operand is addressed through element strides, so one kernel serves plain and
-// transposed operands and blocks of wider matrices:
-//   A[b](i, k) = a[a_offset + b * a_batch + i * a_row + k * a_col]   (m x k)
-//   B[b](k, j) = b[b_offset + b * b_batch + k * b_row + j * b_col]   (k x n)
-//   C[b](i, j) = c[c_offset + b * c_batch + i * c_row + j * c_col]   (m x n)
+// Every operand is addressed through the element strides of `Shape` (matmul_shape.wgsl,
+// which the host prepends), so one kernel serves plain and transposed operands and blocks
+// of wider matrices.
 //
 // Each invocation accumulates an 8 x 8 block of C in sixteen vec4 registers and uses no
 // workgroup memory and no barriers: on CPU-hosted Vulkan drivers such as lavapipe a
@@ -21,29 +19,6 @@
 // The same kernel with its loads replaced by arithmetic ran 12 to 15 times faster. On that
 // driver the engine's measurement picks matmul_panels.wgsl, which reads the operands
 // through uniform buffers (docs/BENCHMARKS.md, "GPU engine on lavapipe").
-
-struct Shape {
-    m: u32,
-    n: u32,
-    k: u32,
-    accumulate: u32,
-    a_offset: u32,
-    a_row: u32,
-    a_col: u32,
-    a_batch: u32,
-    b_offset: u32,
-    b_row: u32,
-    b_col: u32,
-    b_batch: u32,
-    c_offset: u32,
-    c_row: u32,
-    c_col: u32,
-    c_batch: u32,
-    scale: f32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
-}
 
 // Invocations per workgroup along columns (x) and rows (y) of 8 x 8 blocks.
 override GROUP_X: u32 = 8u;

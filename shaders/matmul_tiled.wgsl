@@ -1,8 +1,8 @@
 // Batched float32 matrix product C[b] = scale * A[b] B[b] (+ C[b] when accumulating), with
 // operands staged in workgroup memory.
 //
-// The operands are addressed through element strides exactly as in matmul.wgsl, and the
-// uniform is the same struct. A workgroup of 16 x 16 invocations computes a 64 x 64 tile
+// The operands are addressed through element strides exactly as in matmul.wgsl, through
+// the same `Shape` uniform (matmul_shape.wgsl, which the host prepends). A workgroup of 16 x 16 invocations computes a 64 x 64 tile
 // of C: for each slice of 16 steps of k it copies a 64 x 16 tile of A and a 16 x 64 tile
 // of B into workgroup memory, waits at a barrier, and each invocation adds the products
 // for its 4 x 4 block. On GPUs this reads each operand element from device memory once per
@@ -10,29 +10,6 @@
 // than they save, which is why the engine measures both kernels on the adapter.
 // Elements past the edges of A and B are staged as zero, so the inner loop has no
 // branches.
-
-struct Shape {
-    m: u32,
-    n: u32,
-    k: u32,
-    accumulate: u32,
-    a_offset: u32,
-    a_row: u32,
-    a_col: u32,
-    a_batch: u32,
-    b_offset: u32,
-    b_row: u32,
-    b_col: u32,
-    b_batch: u32,
-    c_offset: u32,
-    c_row: u32,
-    c_col: u32,
-    c_batch: u32,
-    scale: f32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
-}
 
 // Invocations along each side of the workgroup, outputs per invocation along each side,
 // and the slice of k staged at a time.

@@ -304,7 +304,7 @@ pub struct MatmulShape {
     pub accumulate: bool,
 }
 
-/// The uniform of matmul.wgsl, field for field.
+/// `Shape` of matmul_shape.wgsl, field for field.
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
 struct MatmulUniform {
@@ -521,8 +521,17 @@ impl Kernels {
     }
 }
 
-const MATMUL_SOURCE: wgpu::ShaderModuleDescriptor<'static> =
-    wgpu::include_wgsl!("../../shaders/matmul.wgsl");
+/// matmul.wgsl after matmul_shape.wgsl, which declares its uniform.
+const MATMUL_SOURCE: &str = concat!(
+    include_str!("../../shaders/matmul_shape.wgsl"),
+    include_str!("../../shaders/matmul.wgsl")
+);
+
+/// matmul_tiled.wgsl after matmul_shape.wgsl, which declares its uniform.
+const MATMUL_TILED_SOURCE: &str = concat!(
+    include_str!("../../shaders/matmul_shape.wgsl"),
+    include_str!("../../shaders/matmul_tiled.wgsl")
+);
 
 /// activation.wgsl after functions.wgsl, whose functions it calls.
 pub(crate) const ACTIVATION_SOURCE: &str = concat!(
@@ -702,7 +711,7 @@ impl MatmulKernel {
         use Access::{Read, ReadWrite, Uniform};
         let bindings = [(0, Uniform), (1, Read), (2, Read), (3, ReadWrite)];
         let registers = |group_x: u32, group_y: u32| {
-            let module = device.create_shader_module(MATMUL_SOURCE);
+            let module = device.create_shader_module(wgsl("matmul.wgsl", MATMUL_SOURCE));
             let constants = [("GROUP_X", group_x as f64), ("GROUP_Y", group_y as f64)];
             Kernel::new(device, &module, "matmul", &bindings, &constants)
         };
@@ -713,8 +722,8 @@ impl MatmulKernel {
                 config,
             },
             MatmulKind::Tiled => {
-                let module = device
-                    .create_shader_module(wgpu::include_wgsl!("../../shaders/matmul_tiled.wgsl"));
+                let module =
+                    device.create_shader_module(wgsl("matmul_tiled.wgsl", MATMUL_TILED_SOURCE));
                 Self {
                     kernel: Kernel::new(device, &module, "matmul_tiled", &bindings, &[]),
                     panels: None,

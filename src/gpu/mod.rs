@@ -16,7 +16,8 @@
 //! contains the float32 softplus, logistic, expm1 and log1p, and is prepended to
 //! activation.wgsl and loss.wgsl. df64.wgsl is a library of double-float arithmetic that
 //! loss.wgsl, update.wgsl and output_df64.wgsl prepend, checked on the adapter by
-//! df64_selftest.wgsl. cells.wgsl declares the cell structs of loss.wgsl and update.wgsl.
+//! df64_selftest.wgsl. cells.wgsl declares the cell structs of loss.wgsl and update.wgsl,
+//! and matmul_shape.wgsl the uniform of matmul.wgsl and matmul_tiled.wgsl.
 
 mod batch;
 mod device;
