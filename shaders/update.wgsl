@@ -14,14 +14,16 @@
 // `update_measured` applies the same step and also measures the fraction of the update
 // that rounding lost, as sums of |fl(w - u) - (w - u)| and |u| per cell. Workgroups
 // reduce their invocations' sums into `partial`, and `finish_measure` adds the partial
-// sums of each cell in a fixed order to the cell state's sums over the measured steps. WGSL has no floating-point atomics, and the fixed order makes the
-// sums independent of scheduling.
+// sums of each cell in a fixed order to the cell state's sums over the measured steps.
+// WGSL has no floating-point atomics, and the fixed order makes the sums independent of
+// scheduling.
 //
-// `update_df64` and `update_df64_measured` apply the same steps to parameters held in
-// double-float: `theta` holds theta as df64 pairs, the step subtracts u in df64, and `w`
-// receives delta = theta - theta_0 rounded to f32, which the other kernels read as in the
-// offset formulation. The rounding they measure is that of the df64 subtraction. df64.wgsl
-// and cells.wgsl are prepended to this file.
+// Pipelines compiled with DF64 set apply the same steps to parameters kept in
+// double-float: `theta` contains theta as df64 pairs, the step subtracts u in df64, and
+// `w` receives delta = theta - theta_0 rounded to f32, which the other kernels read as in
+// the offset formulation. The rounding they measure is that of the df64 subtraction. Every
+// update pipeline binds `theta` and `theta_start`, which the f32 ones never read.
+// df64.wgsl and cells.wgsl are prepended to this file.
 
 struct Params {
     count: u32,
@@ -61,6 +63,9 @@ const RMSPROP: u32 = 1u;
 const ADAM: u32 = 2u;
 const GROUP: u32 = 64u;
 
+// Whether the pipeline updates theta in df64 (`step_df64`) rather than w in f32.
+override DF64: bool = false;
+
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> w: array<f32>;
 @group(0) @binding(2) var<storage, read> g: array<f32>;
@@ -81,7 +86,7 @@ const GROUP: u32 = 64u;
 @group(0) @binding(14) var<storage, read> partial_w1: array<vec2<f32>>;
 @group(0) @binding(15) var<storage, read_write> cell_states: array<CellState>;
 @group(0) @binding(16) var<uniform> measure: MeasureParams;
-// update_df64: theta of every cell as df64 pairs, stacked like w, and theta_0's block as df64
+// With DF64: theta of every cell as df64 pairs, stacked like w, and theta_0's block as df64
 // pairs, shared by every cell.
 @group(0) @binding(17) var<storage, read_write> theta: array<vec2<f32>>;
 @group(0) @binding(18) var<storage, read> theta_start: array<vec2<f32>>;
@@ -169,24 +174,19 @@ fn element_stride(groups: vec3<u32>) -> u32 {
     return groups.x * groups.y * GROUP;
 }
 
-// The unmeasured updates. Workgroup (part, cell) covers the elements
+// Applies the step to element i in the pipeline's arithmetic: df64 when DF64 is set.
+fn step(i: u32, cell_index: u32, cell: Cell) -> vec2<f32> {
+    if (DF64) {
+        return step_df64(i, cell_index, cell);
+    }
+    return step_f32(i, cell_index, cell);
+}
+
+// The unmeasured update. Workgroup (part, cell) covers the elements
 // part * 64 + local + j * parts * 64 of the cell's block, so that each invocation reads
 // the cell's rule and constants once for all its elements.
 @compute @workgroup_size(64)
 fn update(@builtin(local_invocation_index) local: u32, @builtin(workgroup_id) group: vec3<u32>) {
-    let cell_index = group.y;
-    if (state[cell_index].diverged_step != NOT_DIVERGED) {
-        return;
-    }
-    let cell = cells[cell_index];
-    let first = cell_index * params.block;
-    for (var e = group.x * GROUP + local; e < params.block; e += params.parts * GROUP) {
-        step_f32(first + e, cell_index, cell);
-    }
-}
-
-@compute @workgroup_size(64)
-fn update_df64(@builtin(local_invocation_index) local: u32, @builtin(workgroup_id) group: vec3<u32>) {
     df64_set_guard(params.zero);
     let cell_index = group.y;
     if (state[cell_index].diverged_step != NOT_DIVERGED) {
@@ -195,7 +195,7 @@ fn update_df64(@builtin(local_invocation_index) local: u32, @builtin(workgroup_i
     let cell = cells[cell_index];
     let first = cell_index * params.block;
     for (var e = group.x * GROUP + local; e < params.block; e += params.parts * GROUP) {
-        step_df64(first + e, cell_index, cell);
+        step(first + e, cell_index, cell);
     }
 }
 
@@ -215,28 +215,9 @@ fn store_group_sums(local: u32, part: u32, cell_index: u32, sums: vec2<f32>) {
     }
 }
 
-// The update with its rounding measured. Workgroup (part, cell) covers the elements
-// part * 64 + local + j * parts * 64 of the cell's block.
+// The update with its rounding measured, over the same elements as `update`.
 @compute @workgroup_size(64)
 fn update_measured(
-    @builtin(local_invocation_index) local: u32,
-    @builtin(workgroup_id) group: vec3<u32>,
-) {
-    let part = group.x;
-    let cell_index = group.y;
-    var sums = vec2<f32>(0.0);
-    if (state[cell_index].diverged_step == NOT_DIVERGED) {
-        let cell = cells[cell_index];
-        let first = cell_index * params.block;
-        for (var e = part * GROUP + local; e < params.block; e += params.parts * GROUP) {
-            sums += step_f32(first + e, cell_index, cell);
-        }
-    }
-    store_group_sums(local, part, cell_index, sums);
-}
-
-@compute @workgroup_size(64)
-fn update_df64_measured(
     @builtin(local_invocation_index) local: u32,
     @builtin(workgroup_id) group: vec3<u32>,
 ) {
@@ -248,7 +229,7 @@ fn update_df64_measured(
         let cell = cells[cell_index];
         let first = cell_index * params.block;
         for (var e = part * GROUP + local; e < params.block; e += params.parts * GROUP) {
-            sums += step_df64(first + e, cell_index, cell);
+            sums += step(first + e, cell_index, cell);
         }
     }
     store_group_sums(local, part, cell_index, sums);

@@ -896,9 +896,8 @@ impl Plan<'_> {
                 &b.non_finite,
                 &b.schedule,
             ];
-            if self.df64 {
-                buffers.extend(theta);
-            }
+            // Bound in every mode and read only by the df64 pipelines.
+            buffers.extend(theta);
             if measured {
                 buffers.push(partial);
             }

@@ -381,8 +381,9 @@ impl Kernels {
             let kernel = |module, entry: &'static str, bindings: &[(u32, Access)]| {
                 Kernel::new(device, module, entry, bindings, &[])
             };
-            // The update kernels share their first nine bindings; the measured ones add the
-            // partial sums, the df64 ones theta and theta_0 as df64 pairs.
+            // The update kernels bind theta and theta_0 as df64 pairs even in f32, where they
+            // are never read, and the measured ones add the partial sums. The df64 pipelines
+            // are the same entry points with the DF64 constant set.
             let update_bindings = [
                 (0, Uniform),
                 (1, ReadWrite),
@@ -393,11 +394,12 @@ impl Kernels {
                 (6, Read),
                 (7, ReadWrite),
                 (8, Read),
+                (17, ReadWrite),
+                (18, Read),
             ];
             let measured_update_bindings =
                 [update_bindings.as_slice(), &[(12, ReadWrite)]].concat();
-            let df64_update_bindings =
-                [update_bindings.as_slice(), &[(17, ReadWrite), (18, Read)]].concat();
+            let df64 = [("DF64", 1.0)];
             Self {
                 matmul: MatmulKernel::compile(device, matmul_config),
                 activate: kernel(
@@ -456,11 +458,13 @@ impl Kernels {
                 ),
                 update: kernel(&update, "update", &update_bindings),
                 update_measured: kernel(&update, "update_measured", &measured_update_bindings),
-                update_df64: kernel(&update, "update_df64", &df64_update_bindings),
-                update_df64_measured: kernel(
+                update_df64: Kernel::new(device, &update, "update", &update_bindings, &df64),
+                update_df64_measured: Kernel::new(
+                    device,
                     &update,
-                    "update_df64_measured",
-                    &[df64_update_bindings.as_slice(), &[(12, ReadWrite)]].concat(),
+                    "update_measured",
+                    &measured_update_bindings,
+                    &df64,
                 ),
                 output_change_df64: kernel(
                     &output_df64,
