@@ -185,13 +185,13 @@ struct SweepArgs {
     /// Write theta_0 of the first seed to this .npz file.
     #[arg(long)]
     save_init: Option<PathBuf>,
-    /// Engine: cpu (float64), gpu (float32, wgpu), or auto (gpu only on a real GPU).
+    /// Engine: cpu (float64), gpu (float32 or df64, wgpu), or auto (gpu only on a real GPU).
     #[arg(long, default_value = "auto")]
     backend: BackendChoice,
-    /// Arithmetic: f64 (CPU), f32 (GPU), offset (training computed in theta - theta_0:
-    /// float64 on the CPU, float32 on the GPU) or df64 (GPU: offset with theta, its
-    /// updates and the output and loss sums in double-float) [default: f64 on the CPU,
-    /// offset on the GPU].
+    /// Arithmetic: f64 (CPU), f32 (GPU), offset (both) or df64 (GPU) [default: f64 on the
+    /// CPU, offset on the GPU]. offset trains in theta - theta_0, in float64 on the CPU and
+    /// float32 on the GPU. df64 is offset with theta, its updates and the output and loss
+    /// sums in double-float.
     #[arg(long)]
     precision: Option<Precision>,
     /// Normalization of the softplus constant a: second-moment or variance.

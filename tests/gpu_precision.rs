@@ -304,8 +304,8 @@ fn tracks_cpu_offset(label: &str, gpu: &CellOutcome, cpu: &CellOutcome) {
     {
         let error = relative(g, c);
         worst = worst.max(error);
-        // Both engines compute L_t - L_0 from f - f_0 without cancellation. The GPU's
-        // error is float32 rounding of a well-conditioned sum in offset; df64 also loses
+        // Both engines compute L_t - L_0 from f - f_0 without cancellation, so in offset
+        // the GPU's error is float32 rounding of a well-conditioned sum. df64 also loses
         // the part of each update below 2^-48 of theta, about 1e-5 of an update of 1e-10.
         assert!(
             error <= 1e-4,

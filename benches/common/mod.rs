@@ -8,7 +8,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
-/// Standard normal inputs of dimension `d` with labels cycling through the classes.
+/// Returns standard normal inputs of dimension `d` with labels cycling through the classes.
 pub fn random_data(n: usize, n_test: usize, d: usize) -> Prepared {
     let mut rng = ChaCha8Rng::seed_from_u64(0);
     let mut draw = |count: usize| -> Vec<f64> {
@@ -28,7 +28,7 @@ pub fn random_data(n: usize, n_test: usize, d: usize) -> Prepared {
     }
 }
 
-/// `count` RMSProp cells with eta = 1e-4 and alpha from 1e-4 upward in decades.
+/// Returns `count` RMSProp cells with eta = 1e-4 and alpha from 1e-4 upward in decades.
 pub fn rmsprop_cells(count: usize) -> Vec<CellSpec> {
     (0..count)
         .map(|i| CellSpec {
@@ -39,7 +39,7 @@ pub fn rmsprop_cells(count: usize) -> Vec<CellSpec> {
         .collect()
 }
 
-/// Settings for `steps` steps in `precision` without recorded losses.
+/// Returns settings for `steps` steps in `precision` without recorded losses.
 pub fn settings(steps: u64, precision: Precision) -> TrainSettings {
     TrainSettings {
         steps,

@@ -1,5 +1,5 @@
 //! `GpuEngine`: trains a batch of cells on the GPU in float32, in the plain or the offset
-//! formulation, or in the offset formulation with theta held in double-float (df64).
+//! formulation, or in the offset formulation with theta kept in double-float (df64).
 
 use std::sync::{Mutex, OnceLock};
 
@@ -33,7 +33,7 @@ const UNIT_ROUNDOFF: f64 = 1.0 / 16_777_216.0;
 /// float64 engine. In the offset formulation (`Precision::Offset`) the GPU stores and
 /// updates delta = theta - theta_0 and computes f - f_0 from the hidden layer at theta_0,
 /// which the host computes once in float64. The df64 mode (`Precision::Df64`) does the
-/// same but holds theta as double-float pairs and forms delta from them, sums the output
+/// same but keeps theta as double-float pairs and forms delta from them, sums the output
 /// change over the hidden units and the loss over the samples in double-float, and runs
 /// the df64 self-test on the adapter before its first use.
 pub struct GpuEngine {
