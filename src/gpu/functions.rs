@@ -7,8 +7,8 @@ use wgpu::Buffer;
 
 use super::device::{GpuDevice, GpuError};
 use super::kernels::{
-    ACTIVATION_SOURCE, Access, Kernel, element_groups, read_buffer, storage_buffer, uniform_buffer,
-    wgsl, zeroed_buffer,
+    ACTIVATE_OFFSET_BINDINGS, ACTIVATION_SOURCE, Access, Kernel, element_groups, read_buffer,
+    storage_buffer, uniform_buffer, wgsl, zeroed_buffer,
 };
 use super::layout::ActivationParams;
 
@@ -56,16 +56,6 @@ impl GpuFunctions {
             let activation =
                 device.create_shader_module(wgsl("activation.wgsl", ACTIVATION_SOURCE));
             let bindings = [(0, Uniform), (1, Read), (2, Read), (3, ReadWrite)];
-            let activation_bindings = [
-                (0, Uniform),
-                (1, Read),
-                (2, ReadWrite),
-                (3, ReadWrite),
-                (6, ReadWrite),
-                (7, Read),
-                (8, Read),
-                (9, Read),
-            ];
             Self {
                 gpu: gpu.clone(),
                 expm1: Kernel::new(device, &check, "evaluate_expm1", &bindings, &[]),
@@ -81,7 +71,7 @@ impl GpuFunctions {
                     device,
                     &activation,
                     "activate_offset",
-                    &activation_bindings,
+                    &ACTIVATE_OFFSET_BINDINGS,
                     &[],
                 ),
             }

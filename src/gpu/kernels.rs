@@ -407,20 +407,7 @@ impl Kernels {
                     "activate",
                     &[(0, Uniform), (1, Read), (2, ReadWrite), (3, ReadWrite)],
                 ),
-                activate_offset: kernel(
-                    &activation,
-                    "activate_offset",
-                    &[
-                        (0, Uniform),
-                        (1, Read),
-                        (2, ReadWrite),
-                        (3, ReadWrite),
-                        (6, ReadWrite),
-                        (7, Read),
-                        (8, Read),
-                        (9, Read),
-                    ],
-                ),
+                activate_offset: kernel(&activation, "activate_offset", &ACTIVATE_OFFSET_BINDINGS),
                 apply_derivative: kernel(
                     &activation,
                     "apply_derivative",
@@ -536,6 +523,19 @@ const MATMUL_TILED_SOURCE: &str = concat!(
     include_str!("../../shaders/matmul_shape.wgsl"),
     include_str!("../../shaders/matmul_tiled.wgsl")
 );
+
+/// The bindings of `activate_offset` in activation.wgsl, which the engine and the
+/// function checks both compile.
+pub(crate) const ACTIVATE_OFFSET_BINDINGS: [(u32, Access); 8] = [
+    (0, Access::Uniform),
+    (1, Access::Read),
+    (2, Access::ReadWrite),
+    (3, Access::ReadWrite),
+    (6, Access::ReadWrite),
+    (7, Access::Read),
+    (8, Access::Read),
+    (9, Access::Read),
+];
 
 /// activation.wgsl after functions.wgsl, whose functions it calls.
 pub(crate) const ACTIVATION_SOURCE: &str = concat!(
