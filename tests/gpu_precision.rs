@@ -215,15 +215,9 @@ fn same_in_chunks(label: &str, alpha: f64, a: &CellOutcome, b: &CellOutcome) {
     {
         assert!(relative(y, x) <= 1e-4, "{label}: L_{t} - L_0: {x} vs {y}");
     }
+    assert_within(label, "test accuracy", a.test_acc, b.test_acc, 0.01 + 1e-12);
     assert_within(
-        &label,
-        "test accuracy",
-        a.test_acc,
-        b.test_acc,
-        0.01 + 1e-12,
-    );
-    assert_within(
-        &label,
+        label,
         "sign consistency",
         a.sign_consistency,
         b.sign_consistency,
