@@ -1,5 +1,6 @@
 // Scaled softplus sigma(u) = (a / 5) softplus(5 u) and its derivative
-// sigma'(u) = a logistic(5 u), elementwise. functions.wgsl is prepended to this file.
+// sigma'(u) = a logistic(5 u), elementwise, in `real`. real_f32.wgsl or real_f64.wgsl and
+// functions.wgsl are prepended to this file.
 //
 // Dispatches are two-dimensional so that more than 65535 workgroups of 64 can be used.
 // An invocation handles elements id.x + id.y * (workgroups along x) * 64 and every
@@ -7,26 +8,26 @@
 // workgroups than elements / 64.
 
 struct Params {
+    a: real,
     count: u32,
-    a: f32,
     // Hidden units h and the width (cells x h) of a row of zhat; read by activate_offset.
     hidden: u32,
     width: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> zhat: array<f32>;
-@group(0) @binding(2) var<storage, read_write> z: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dsigma: array<f32>;
-@group(0) @binding(4) var<storage, read_write> delta: array<f32>;
-@group(0) @binding(5) var<storage, read> derivative: array<f32>;
+@group(0) @binding(1) var<storage, read> zhat: array<real>;
+@group(0) @binding(2) var<storage, read_write> z: array<real>;
+@group(0) @binding(3) var<storage, read_write> dsigma: array<real>;
+@group(0) @binding(4) var<storage, read_write> delta: array<real>;
+@group(0) @binding(5) var<storage, read> derivative: array<real>;
 // activate_offset: sigma(zhat) - sigma(zhat_0), laid out like z.
-@group(0) @binding(6) var<storage, read_write> change: array<f32>;
+@group(0) @binding(6) var<storage, read_write> change: array<real>;
 // activate_offset: zhat_0, logistic(beta zhat_0) and sigma(zhat_0), [row][hidden], shared by
 // every cell.
-@group(0) @binding(7) var<storage, read> zhat0: array<f32>;
-@group(0) @binding(8) var<storage, read> logistic0: array<f32>;
-@group(0) @binding(9) var<storage, read> z0: array<f32>;
+@group(0) @binding(7) var<storage, read> zhat0: array<real>;
+@group(0) @binding(8) var<storage, read> logistic0: array<real>;
+@group(0) @binding(9) var<storage, read> z0: array<real>;
 
 fn element_index(id: vec3<u32>, groups: vec3<u32>) -> u32 {
     return id.x + id.y * groups.x * 64u;

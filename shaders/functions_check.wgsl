@@ -1,5 +1,5 @@
-// Elementwise evaluations of the functions in functions.wgsl, which the host prepends, so
-// that tests can compare them with float64.
+// Elementwise evaluations of the functions in functions.wgsl and real_f32.wgsl or
+// real_f64.wgsl, which the host prepends, so that tests can compare them with float64.
 
 struct Params {
     count: u32,
@@ -9,12 +9,30 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> first: array<f32>;
-@group(0) @binding(2) var<storage, read> second: array<f32>;
-@group(0) @binding(3) var<storage, read_write> result: array<f32>;
+@group(0) @binding(1) var<storage, read> first: array<real>;
+@group(0) @binding(2) var<storage, read> second: array<real>;
+@group(0) @binding(3) var<storage, read_write> result: array<real>;
 
 fn check_index(id: vec3<u32>, groups: vec3<u32>) -> u32 {
     return id.x + id.y * groups.x * 64u;
+}
+
+// result = exp_real(first).
+@compute @workgroup_size(64)
+fn evaluate_exp(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let i = check_index(id, groups);
+    if (i < params.count) {
+        result[i] = exp_real(first[i]);
+    }
+}
+
+// result = softplus(first).
+@compute @workgroup_size(64)
+fn evaluate_softplus(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let i = check_index(id, groups);
+    if (i < params.count) {
+        result[i] = softplus(first[i]);
+    }
 }
 
 // result = expm1(first).

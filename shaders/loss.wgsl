@@ -10,7 +10,8 @@
 // adds the terms of each cell in a fixed order, so the result does not depend on
 // scheduling. In the offset formulation f already holds f - f0 and f0 is zero. With
 // `df64_sums` set, `finish_loss` adds the loss terms and their changes in df64.
-// functions.wgsl, df64.wgsl and cells.wgsl are prepended to this file.
+// real_f32.wgsl or real_f64.wgsl, functions.wgsl, df64.wgsl and cells.wgsl are
+// prepended to this file.
 
 struct Params {
     // Samples in this chunk, and the index of its first sample in the training set.
@@ -34,21 +35,21 @@ const NAN_BITS: u32 = 0x7fc00000u;
 const SUM_BLOCK: u32 = 128u;
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> f: array<f32>;
-@group(0) @binding(2) var<storage, read> f0: array<f32>;
+@group(0) @binding(1) var<storage, read> f: array<real>;
+@group(0) @binding(2) var<storage, read> f0: array<real>;
 @group(0) @binding(3) var<storage, read> labels: array<u32>;
 @group(0) @binding(4) var<storage, read> cells: array<Cell>;
-@group(0) @binding(5) var<storage, read_write> gf: array<f32>;
+@group(0) @binding(5) var<storage, read_write> gf: array<real>;
 // (loss term, loss change, |f|^2, |f - f0|^2) of each (cell, sample).
-@group(0) @binding(6) var<storage, read_write> row_terms: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read_write> row_terms: array<vec4<real>>;
 @group(0) @binding(7) var<storage, read_write> row_correct: array<u32>;
 @group(0) @binding(8) var<storage, read_write> state: array<CellState>;
 @group(0) @binding(9) var<storage, read_write> non_finite: array<atomic<u32>>;
-@group(0) @binding(10) var<storage, read_write> losses: array<f32>;
+@group(0) @binding(10) var<storage, read_write> losses: array<real>;
 @group(0) @binding(11) var<storage, read> schedule: Schedule;
-@group(0) @binding(12) var<storage, read_write> loss_changes: array<f32>;
+@group(0) @binding(12) var<storage, read_write> loss_changes: array<real>;
 // f - f0 of each (cell, sample, class) at the latest step, written only when recording.
-@group(0) @binding(13) var<storage, read_write> output_changes: array<f32>;
+@group(0) @binding(13) var<storage, read_write> output_changes: array<real>;
 
 // f, gf: [cell][row][class] for the rows of this chunk; f0: [sample][class] over the whole
 // training set; row_terms, row_correct: [cell][sample].
@@ -65,12 +66,12 @@ fn loss_rows(@builtin(global_invocation_id) id: vec3<u32>) {
     let gradient_scale = cells[cell].gradient_scale;
     let at = (cell * params.rows + row) * CLASSES;
 
-    var total = 0.0;
-    var total_change = 0.0;
-    var output_sq = 0.0;
-    var change_sq = 0.0;
+    var total: real = 0.0;
+    var total_change: real = 0.0;
+    var output_sq: real = 0.0;
+    var change_sq: real = 0.0;
     var best = 0u;
-    var best_output = 0.0;
+    var best_output: real = 0.0;
     for (var k = 0u; k < CLASSES; k++) {
         let formed = f[at + k];
         let change = formed - f0[sample * CLASSES + k];
@@ -80,7 +81,7 @@ fn loss_rows(@builtin(global_invocation_id) id: vec3<u32>) {
             output_changes[(cell * params.samples + sample) * CLASSES + k] = change;
         }
         let output = alpha * change;
-        var y = -1.0;
+        var y: real = -1.0;
         if (k == label) {
             y = 1.0;
         }
@@ -96,7 +97,7 @@ fn loss_rows(@builtin(global_invocation_id) id: vec3<u32>) {
             best_output = output;
         }
     }
-    row_terms[cell * params.samples + sample] = vec4<f32>(total, total_change, output_sq, change_sq);
+    row_terms[cell * params.samples + sample] = vec4<real>(total, total_change, output_sq, change_sq);
     row_correct[cell * params.samples + sample] = select(0u, 1u, best == label);
 }
 
@@ -113,12 +114,12 @@ fn finish_loss(@builtin(global_invocation_id) id: vec3<u32>) {
     let step = schedule.step;
     if (atomicLoad(&non_finite[cell]) != 0u) {
         state[cell].diverged_step = step;
-        state[cell].last_loss = bitcast<f32>(NAN_BITS);
+        state[cell].last_loss = real(bitcast<f32>(NAN_BITS));
         return;
     }
 
     let first = cell * params.samples;
-    var total = vec4<f32>(0.0);
+    var total = vec4<real>(0.0);
     var correct = 0u;
     if (params.df64_sums != 0u) {
         df64_set_guard(params.zero);
@@ -126,17 +127,17 @@ fn finish_loss(@builtin(global_invocation_id) id: vec3<u32>) {
         var change_sum = df64_from_f32(0.0);
         for (var i = 0u; i < params.samples; i++) {
             let terms = row_terms[first + i];
-            loss_sum = df64_add_f32(loss_sum, terms.x);
-            change_sum = df64_add_f32(change_sum, terms.y);
-            total += vec4<f32>(0.0, 0.0, terms.z, terms.w);
+            loss_sum = df64_add_f32(loss_sum, f32(terms.x));
+            change_sum = df64_add_f32(change_sum, f32(terms.y));
+            total += vec4<real>(0.0, 0.0, terms.z, terms.w);
             correct += row_correct[first + i];
         }
-        total.x = df64_to_f32(loss_sum);
-        total.y = df64_to_f32(change_sum);
+        total.x = real(df64_to_f32(loss_sum));
+        total.y = real(df64_to_f32(change_sum));
     } else {
         for (var start = 0u; start < params.samples; start += SUM_BLOCK) {
             let end = min(start + SUM_BLOCK, params.samples);
-            var block = vec4<f32>(0.0);
+            var block = vec4<real>(0.0);
             for (var i = start; i < end; i++) {
                 block += row_terms[first + i];
                 correct += row_correct[first + i];
@@ -157,7 +158,7 @@ fn finish_loss(@builtin(global_invocation_id) id: vec3<u32>) {
     state[cell].output_sq = total.z;
     state[cell].change_sq = total.w;
     state[cell].train_correct = correct;
-    if (!is_finite(loss) || loss > params.divergence_factor * state[cell].loss0) {
+    if (!is_finite(loss) || loss > real(params.divergence_factor) * state[cell].loss0) {
         state[cell].diverged_step = step;
     }
 }

@@ -1,4 +1,4 @@
-// Batched float32 matrix product C[b] = scale * A[b] B[b] (+ C[b] when accumulating).
+// Batched matrix product C[b] = scale * A[b] B[b] (+ C[b] when accumulating) in `real`.
 //
 // Every operand is addressed through the element strides of `Shape` (matmul_shape.wgsl,
 // which the host prepends), so one kernel serves plain and transposed operands and blocks
@@ -27,17 +27,17 @@ override GROUP_Y: u32 = 8u;
 const BLOCK: u32 = 8u;
 
 @group(0) @binding(0) var<uniform> shape: Shape;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read_write> c: array<f32>;
+@group(0) @binding(1) var<storage, read> a: array<real>;
+@group(0) @binding(2) var<storage, read> b: array<real>;
+@group(0) @binding(3) var<storage, read_write> c: array<real>;
 
 // Stores row `i` of the block, four columns from each of `left` and `right`.
-fn store_row(row0: u32, col0: u32, i: u32, left: vec4<f32>, right: vec4<f32>, batch: u32) {
+fn store_row(row0: u32, col0: u32, i: u32, left: vec4<real>, right: vec4<real>, batch: u32) {
     let row = row0 + i;
     if (row >= shape.m) {
         return;
     }
-    let values = array<f32, 8>(left.x, left.y, left.z, left.w, right.x, right.y, right.z, right.w);
+    let values = array<real, 8>(left.x, left.y, left.z, left.w, right.x, right.y, right.z, right.w);
     let base = shape.c_offset + batch * shape.c_batch + row * shape.c_row;
     let cols = min(BLOCK, shape.n - col0);
     for (var j = 0u; j < cols; j++) {
@@ -79,30 +79,30 @@ fn matmul(@builtin(global_invocation_id) id: vec3<u32>) {
     var b6 = b_base + min(col0 + 6u, shape.n - 1u) * shape.b_col;
     var b7 = b_base + min(col0 + 7u, shape.n - 1u) * shape.b_col;
 
-    var c0l = vec4<f32>(0.0);
-    var c0r = vec4<f32>(0.0);
-    var c1l = vec4<f32>(0.0);
-    var c1r = vec4<f32>(0.0);
-    var c2l = vec4<f32>(0.0);
-    var c2r = vec4<f32>(0.0);
-    var c3l = vec4<f32>(0.0);
-    var c3r = vec4<f32>(0.0);
-    var c4l = vec4<f32>(0.0);
-    var c4r = vec4<f32>(0.0);
-    var c5l = vec4<f32>(0.0);
-    var c5r = vec4<f32>(0.0);
-    var c6l = vec4<f32>(0.0);
-    var c6r = vec4<f32>(0.0);
-    var c7l = vec4<f32>(0.0);
-    var c7r = vec4<f32>(0.0);
+    var c0l = vec4<real>(0.0);
+    var c0r = vec4<real>(0.0);
+    var c1l = vec4<real>(0.0);
+    var c1r = vec4<real>(0.0);
+    var c2l = vec4<real>(0.0);
+    var c2r = vec4<real>(0.0);
+    var c3l = vec4<real>(0.0);
+    var c3r = vec4<real>(0.0);
+    var c4l = vec4<real>(0.0);
+    var c4r = vec4<real>(0.0);
+    var c5l = vec4<real>(0.0);
+    var c5r = vec4<real>(0.0);
+    var c6l = vec4<real>(0.0);
+    var c6r = vec4<real>(0.0);
+    var c7l = vec4<real>(0.0);
+    var c7r = vec4<real>(0.0);
 
     // Loop constants read once, so the loop body reads only the operands.
     let depth = shape.k;
     let a_step = shape.a_col;
     let b_step = shape.b_row;
     for (var kk = 0u; kk < depth; kk++) {
-        let left = vec4<f32>(b[b0], b[b1], b[b2], b[b3]);
-        let right = vec4<f32>(b[b4], b[b5], b[b6], b[b7]);
+        let left = vec4<real>(b[b0], b[b1], b[b2], b[b3]);
+        let right = vec4<real>(b[b4], b[b5], b[b6], b[b7]);
         let x0 = a[a0];
         let x1 = a[a1];
         let x2 = a[a2];

@@ -1,10 +1,11 @@
-// The uniform of matmul.wgsl and matmul_tiled.wgsl, which the host prepends to both; it
-// mirrors `MatmulUniform` in src/gpu/kernels.rs. Each operand is addressed through
-// element strides:
+// The uniform of matmul.wgsl and matmul_tiled.wgsl, which the host prepends to both after
+// real_f32.wgsl or real_f64.wgsl; `MatmulShape::uniform` in src/gpu/kernels.rs writes it.
+// Each operand is addressed through element strides:
 //   A[b](i, k) = a[a_offset + b * a_batch + i * a_row + k * a_col]   (m x k)
 //   B[b](k, j) = b[b_offset + b * b_batch + k * b_row + j * b_col]   (k x n)
 //   C[b](i, j) = c[c_offset + b * c_batch + i * c_row + j * c_col]   (m x n)
 struct Shape {
+    scale: real,
     m: u32,
     n: u32,
     k: u32,
@@ -22,8 +23,4 @@ struct Shape {
     c_row: u32,
     c_col: u32,
     c_batch: u32,
-    scale: f32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
 }

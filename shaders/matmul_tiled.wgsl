@@ -1,9 +1,9 @@
-// Batched float32 matrix product C[b] = scale * A[b] B[b] (+ C[b] when accumulating), with
-// operands staged in workgroup memory.
+// Batched matrix product C[b] = scale * A[b] B[b] (+ C[b] when accumulating) in `real`,
+// with operands staged in workgroup memory.
 //
 // The operands are addressed through element strides exactly as in matmul.wgsl, through
-// the same `Shape` uniform (matmul_shape.wgsl, which the host prepends). A workgroup of 16 x 16 invocations computes a 64 x 64 tile
-// of C: for each slice of 16 steps of k it copies a 64 x 16 tile of A and a 16 x 64 tile
+// the same `Shape` uniform (matmul_shape.wgsl, which the host prepends). A workgroup of
+// 16 x 16 invocations computes a 64 x 64 tile of C: for each slice of 16 steps of k it copies a 64 x 16 tile of A and a 16 x 64 tile
 // of B into workgroup memory, waits at a barrier, and each invocation adds the products
 // for its 4 x 4 block. On GPUs this reads each operand element from device memory once per
 // workgroup instead of once per invocation. On CPU-hosted drivers the barriers cost more
@@ -19,13 +19,13 @@ const TILE: u32 = 64u;
 const DEPTH: u32 = 16u;
 
 @group(0) @binding(0) var<uniform> shape: Shape;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read_write> c: array<f32>;
+@group(0) @binding(1) var<storage, read> a: array<real>;
+@group(0) @binding(2) var<storage, read> b: array<real>;
+@group(0) @binding(3) var<storage, read_write> c: array<real>;
 
 // tile_a[row * DEPTH + kk] and tile_b[kk * TILE + col].
-var<workgroup> tile_a: array<f32, 1024>;
-var<workgroup> tile_b: array<f32, 1024>;
+var<workgroup> tile_a: array<real, 1024>;
+var<workgroup> tile_b: array<real, 1024>;
 
 @compute @workgroup_size(16, 16, 1)
 fn matmul_tiled(
@@ -39,10 +39,10 @@ fn matmul_tiled(
     let a_base = shape.a_offset + batch * shape.a_batch;
     let b_base = shape.b_offset + batch * shape.b_batch;
 
-    var acc0 = vec4<f32>(0.0);
-    var acc1 = vec4<f32>(0.0);
-    var acc2 = vec4<f32>(0.0);
-    var acc3 = vec4<f32>(0.0);
+    var acc0 = vec4<real>(0.0);
+    var acc1 = vec4<real>(0.0);
+    var acc2 = vec4<real>(0.0);
+    var acc3 = vec4<real>(0.0);
 
     for (var k0 = 0u; k0 < shape.k; k0 += DEPTH) {
         // Each of the 256 invocations stages 4 elements of each tile.
@@ -50,7 +50,7 @@ fn matmul_tiled(
             let e = lane + r * SIDE * SIDE;
             let a_row = row0 + e / DEPTH;
             let a_k = k0 + e % DEPTH;
-            var a_value = 0.0;
+            var a_value: real = 0.0;
             if (a_row < shape.m && a_k < shape.k) {
                 a_value = a[a_base + a_row * shape.a_row + a_k * shape.a_col];
             }
@@ -58,7 +58,7 @@ fn matmul_tiled(
 
             let b_k = k0 + e / TILE;
             let b_col = col0 + e % TILE;
-            var b_value = 0.0;
+            var b_value: real = 0.0;
             if (b_k < shape.k && b_col < shape.n) {
                 b_value = b[b_base + b_k * shape.b_row + b_col * shape.b_col];
             }
@@ -69,7 +69,7 @@ fn matmul_tiled(
         let my_row = local.y * PER;
         let my_col = local.x * PER;
         for (var kk = 0u; kk < DEPTH; kk++) {
-            let right = vec4<f32>(
+            let right = vec4<real>(
                 tile_b[kk * TILE + my_col],
                 tile_b[kk * TILE + my_col + 1u],
                 tile_b[kk * TILE + my_col + 2u],
@@ -92,7 +92,7 @@ fn matmul_tiled(
 }
 
 // Stores four columns of one row of the block, skipping those past the edge of C.
-fn store_row(row: u32, col: u32, values: vec4<f32>, batch: u32) {
+fn store_row(row: u32, col: u32, values: vec4<real>, batch: u32) {
     if (row >= shape.m) {
         return;
     }

@@ -2,7 +2,8 @@
 // accuracy counts, and squared parameter distances from theta_0.
 //
 // Counts are integers added with atomics, so their totals do not depend on scheduling.
-// Distances are float32 partial sums over fixed ranges that the host adds in float64.
+// Distances are partial sums in `real` over fixed ranges that the host adds in float64.
+// real_f32.wgsl or real_f64.wgsl is prepended to this file.
 
 struct Params {
     // Samples in this chunk, and the index of its first sample in the set.
@@ -22,21 +23,21 @@ const CLASSES: u32 = 10u;
 
 @group(0) @binding(0) var<uniform> params: Params;
 // zhat: [row][cell][hidden] for the rows of this chunk.
-@group(0) @binding(1) var<storage, read> zhat: array<f32>;
+@group(0) @binding(1) var<storage, read> zhat: array<real>;
 // positive0: [sample][word], bit j of word w set when zhat_0 of unit 32 w + j is > 0.
 @group(0) @binding(2) var<storage, read_write> positive0_out: array<u32>;
 @group(0) @binding(3) var<storage, read> positive0: array<u32>;
 @group(0) @binding(4) var<storage, read_write> same_sign: array<atomic<u32>>;
 // f: [cell][row][class] for this chunk; f0: [sample][class] over the whole set.
-@group(0) @binding(5) var<storage, read> f: array<f32>;
-@group(0) @binding(6) var<storage, read> f0: array<f32>;
+@group(0) @binding(5) var<storage, read> f: array<real>;
+@group(0) @binding(6) var<storage, read> f0: array<real>;
 @group(0) @binding(7) var<storage, read> labels: array<u32>;
 @group(0) @binding(8) var<storage, read_write> correct: array<atomic<u32>>;
-@group(0) @binding(9) var<storage, read> w: array<f32>;
-@group(0) @binding(10) var<storage, read> w0: array<f32>;
-@group(0) @binding(11) var<storage, read_write> partial: array<f32>;
+@group(0) @binding(9) var<storage, read> w: array<real>;
+@group(0) @binding(10) var<storage, read> w0: array<real>;
+@group(0) @binding(11) var<storage, read_write> partial: array<real>;
 // zhat_0: [sample][hidden] for the rows of this chunk, in the offset formulation.
-@group(0) @binding(12) var<storage, read> zhat0: array<f32>;
+@group(0) @binding(12) var<storage, read> zhat0: array<real>;
 
 // Stores the signs of cell 0's pre-activations, taken at theta_0. One invocation per
 // (sample, word).
@@ -114,7 +115,7 @@ fn count_correct(@builtin(global_invocation_id) id: vec3<u32>) {
     let sample = params.row_offset + row;
     let at = (cell * params.rows + row) * CLASSES;
     var best = 0u;
-    var best_output = 0.0;
+    var best_output: real = 0.0;
     for (var k = 0u; k < CLASSES; k++) {
         let output = f[at + k] - f0[sample * CLASSES + k];
         if (k == 0u || output > best_output) {
@@ -139,7 +140,7 @@ fn squared_distance(@builtin(global_invocation_id) id: vec3<u32>) {
     let per_part = (params.block + params.parts - 1u) / params.parts;
     let start = min(part * per_part, params.block);
     let end = min(start + per_part, params.block);
-    var total = 0.0;
+    var total: real = 0.0;
     for (var e = start; e < end; e++) {
         let difference = w[cell * params.block + e] - w0[e];
         total += difference * difference;

@@ -18,34 +18,32 @@
 // WGSL has no floating-point atomics, and the fixed order makes the sums independent of
 // scheduling.
 //
-// Pipelines compiled with DF64 set apply the same steps to parameters kept in
+// The steps compute in `real`: float32, or float64 in the f64 mode. Pipelines compiled
+// with DF64 set (always with float32 `real`) apply the same steps to parameters kept in
 // double-float: `theta` contains theta as df64 pairs, the step subtracts u in df64, and
 // `w` receives delta = theta - theta_0 rounded to f32, which the other kernels read as in
 // the offset formulation. The rounding they measure is that of the df64 subtraction. Every
-// update pipeline binds `theta` and `theta_start`, which the f32 ones never read.
-// df64.wgsl and cells.wgsl are prepended to this file.
+// update pipeline binds `theta` and `theta_start`, which the others never read.
+// real_f32.wgsl or real_f64.wgsl, df64.wgsl and cells.wgsl are prepended to this file.
 
 struct Params {
+    rho: real,
+    keep_rho: real,
+    beta1: real,
+    keep_beta1: real,
+    beta2: real,
+    keep_beta2: real,
+    eps: real,
+    // 1.0, read at run time so that the compiler cannot simplify ((w - u) - w) + u to 0.
+    one: real,
     count: u32,
     block: u32,
     // 1 for den(v) = sqrt(v + eps), 0 for sqrt(v) + eps.
     eps_inside: u32,
-    _pad0: u32,
-    rho: f32,
-    keep_rho: f32,
-    beta1: f32,
-    keep_beta1: f32,
-    beta2: f32,
-    keep_beta2: f32,
-    eps: f32,
-    // 1.0, read at run time so that the compiler cannot simplify ((w - u) - w) + u to 0.
-    one: f32,
     // Workgroups per cell in update_measured.
     parts: u32,
     // Always 0, read at run time by the df64 guard.
     zero: u32,
-    _pad2: u32,
-    _pad3: u32,
 }
 
 // Sizes read by finish_measure.
@@ -63,27 +61,27 @@ const RMSPROP: u32 = 1u;
 const ADAM: u32 = 2u;
 const GROUP: u32 = 64u;
 
-// Whether the pipeline updates theta in df64 (`step_df64`) rather than w in f32.
+// Whether the pipeline updates theta in df64 (`step_df64`) rather than w in `real`.
 override DF64: bool = false;
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read_write> w: array<f32>;
-@group(0) @binding(2) var<storage, read> g: array<f32>;
-@group(0) @binding(3) var<storage, read_write> v: array<f32>;
-@group(0) @binding(4) var<storage, read_write> m: array<f32>;
+@group(0) @binding(1) var<storage, read_write> w: array<real>;
+@group(0) @binding(2) var<storage, read> g: array<real>;
+@group(0) @binding(3) var<storage, read_write> v: array<real>;
+@group(0) @binding(4) var<storage, read_write> m: array<real>;
 @group(0) @binding(5) var<storage, read> cells: array<Cell>;
 @group(0) @binding(6) var<storage, read> state: array<CellState>;
 @group(0) @binding(7) var<storage, read_write> non_finite: array<atomic<u32>>;
 @group(0) @binding(8) var<storage, read> schedule: Schedule;
 @group(0) @binding(9) var<storage, read_write> counter: Schedule;
 // total_from_start: theta_0's block, shared by every cell, and theta_0 + w.
-@group(0) @binding(10) var<storage, read> start: array<f32>;
-@group(0) @binding(11) var<storage, read_write> total: array<f32>;
+@group(0) @binding(10) var<storage, read> start: array<real>;
+@group(0) @binding(11) var<storage, read_write> total: array<real>;
 // update_measured: (lost, intended) per (cell, workgroup).
-@group(0) @binding(12) var<storage, read_write> partial: array<vec2<f32>>;
+@group(0) @binding(12) var<storage, read_write> partial: array<vec2<real>>;
 // finish_measure: the partial sums of both parameter blocks, and the states to update.
-@group(0) @binding(13) var<storage, read> partial_w0: array<vec2<f32>>;
-@group(0) @binding(14) var<storage, read> partial_w1: array<vec2<f32>>;
+@group(0) @binding(13) var<storage, read> partial_w0: array<vec2<real>>;
+@group(0) @binding(14) var<storage, read> partial_w1: array<vec2<real>>;
 @group(0) @binding(15) var<storage, read_write> cell_states: array<CellState>;
 @group(0) @binding(16) var<uniform> measure: MeasureParams;
 // With DF64: theta of every cell as df64 pairs, stacked like w, and theta_0's block as df64
@@ -91,13 +89,9 @@ override DF64: bool = false;
 @group(0) @binding(17) var<storage, read_write> theta: array<vec2<f32>>;
 @group(0) @binding(18) var<storage, read> theta_start: array<vec2<f32>>;
 
-var<workgroup> group_sums: array<vec2<f32>, GROUP>;
+var<workgroup> group_sums: array<vec2<real>, GROUP>;
 
-fn is_finite(x: f32) -> bool {
-    return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u;
-}
-
-fn denominator(second_moment: f32) -> f32 {
+fn denominator(second_moment: real) -> real {
     if (params.eps_inside != 0u) {
         return sqrt(second_moment + params.eps);
     }
@@ -106,10 +100,10 @@ fn denominator(second_moment: f32) -> f32 {
 
 // Updates the moments of element i of a cell's parameters and returns the update u that
 // is subtracted from it.
-fn rule_update(i: u32, cell: Cell) -> f32 {
+fn rule_update(i: u32, cell: Cell) -> real {
     let gradient = g[i];
     let folded = cell.fold * gradient;
-    var u: f32;
+    var u: real;
     switch cell.kind {
         case GD: {
             u = cell.eta * gradient;
@@ -134,7 +128,7 @@ fn rule_update(i: u32, cell: Cell) -> f32 {
 // Applies the step to element i of `w` and returns the rounding error of w - u and |u|.
 // |(new - old) + u| is that error because new - old is exact while |u| <= |old|
 // (Sterbenz).
-fn step_f32(i: u32, cell_index: u32, cell: Cell) -> vec2<f32> {
+fn step_real(i: u32, cell_index: u32, cell: Cell) -> vec2<real> {
     let old = w[i];
     let u = rule_update(i, cell);
     let value = old - u;
@@ -142,24 +136,24 @@ fn step_f32(i: u32, cell_index: u32, cell: Cell) -> vec2<f32> {
     if (!is_finite(value)) {
         atomicStore(&non_finite[cell_index], 1u);
     }
-    return vec2<f32>(abs((value * params.one - old) + u), abs(u));
+    return vec2<real>(abs((value * params.one - old) + u), abs(u));
 }
 
 // Applies the step to element i of `theta` in df64, writes delta = theta - theta_0 to `w`
 // and returns the rounding error of theta - u and |u|. The error is measured as
 // (new - old) + u in df64, where new - old of two nearby df64 values is exact to about
 // 2^-48 of the difference.
-fn step_df64(i: u32, cell_index: u32, cell: Cell) -> vec2<f32> {
+fn step_df64(i: u32, cell_index: u32, cell: Cell) -> vec2<real> {
     let old = theta[i];
-    let u = rule_update(i, cell);
+    let u = f32(rule_update(i, cell));
     let value = df64_add_f32(old, -u);
     theta[i] = value;
-    w[i] = df64_to_f32(df64_sub(value, theta_start[i % params.block]));
-    if (!is_finite(value.x)) {
+    w[i] = real(df64_to_f32(df64_sub(value, theta_start[i % params.block])));
+    if (!is_finite(real(value.x))) {
         atomicStore(&non_finite[cell_index], 1u);
     }
     let lost = df64_to_f32(df64_add_f32(df64_sub(value, old), u));
-    return vec2<f32>(abs(lost), abs(u));
+    return vec2<real>(real(abs(lost)), real(abs(u)));
 }
 
 // Returns the first element of an invocation of a two-dimensional dispatch of 64-wide
@@ -175,11 +169,11 @@ fn element_stride(groups: vec3<u32>) -> u32 {
 }
 
 // Applies the step to element i in the pipeline's arithmetic: df64 when DF64 is set.
-fn step(i: u32, cell_index: u32, cell: Cell) -> vec2<f32> {
+fn step(i: u32, cell_index: u32, cell: Cell) -> vec2<real> {
     if (DF64) {
         return step_df64(i, cell_index, cell);
     }
-    return step_f32(i, cell_index, cell);
+    return step_real(i, cell_index, cell);
 }
 
 // The unmeasured update. Workgroup (part, cell) covers the elements
@@ -201,7 +195,7 @@ fn update(@builtin(local_invocation_index) local: u32, @builtin(workgroup_id) gr
 
 // Reduces the invocations' (lost, |u|) sums of workgroup (part, cell) and writes them to
 // partial[cell * parts + part]. Called in uniform control flow by every invocation.
-fn store_group_sums(local: u32, part: u32, cell_index: u32, sums: vec2<f32>) {
+fn store_group_sums(local: u32, part: u32, cell_index: u32, sums: vec2<real>) {
     group_sums[local] = sums;
     workgroupBarrier();
     for (var half = GROUP / 2u; half > 0u; half /= 2u) {
@@ -224,7 +218,7 @@ fn update_measured(
     df64_set_guard(params.zero);
     let part = group.x;
     let cell_index = group.y;
-    var sums = vec2<f32>(0.0);
+    var sums = vec2<real>(0.0);
     if (state[cell_index].diverged_step == NOT_DIVERGED) {
         let cell = cells[cell_index];
         let first = cell_index * params.block;
@@ -243,7 +237,7 @@ fn finish_measure(@builtin(global_invocation_id) id: vec3<u32>) {
     if (cell >= measure.cells) {
         return;
     }
-    var sums = vec2<f32>(0.0);
+    var sums = vec2<real>(0.0);
     for (var part = 0u; part < measure.parts_w0; part++) {
         sums += partial_w0[cell * measure.parts_w0 + part];
     }

@@ -58,7 +58,7 @@ fn check_product(
                 }
                 let at = index(shape.c, batch, i, j);
                 covered[at] = true;
-                let scale = f64::from(shape.scale);
+                let scale = shape.scale;
                 exact *= scale;
                 magnitude *= scale.abs();
                 if shape.accumulate {
@@ -232,7 +232,8 @@ fn training_step_products() {
         let z = random((n * width) as usize, 11);
         let w1 = random((cells * classes * h) as usize, 12);
         let g = random((cells * n * classes) as usize, 13);
-        let scale = 1.0 / (d as f32).sqrt();
+        // Representable in float32, so that the kernel multiplies by exactly this scale.
+        let scale = f64::from(1.0 / (d as f32).sqrt());
 
         // zhat = X W0stack^T / sqrt(d)
         let forward = MatmulShape {

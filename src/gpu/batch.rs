@@ -18,11 +18,11 @@ use wgpu::{Buffer, CommandEncoder, Device};
 use super::device::{GpuDevice, GpuError};
 use super::kernels::{
     Dispatch, GROUP, Kernels, MatmulShape, Operand, element_groups, elementwise_group_cap,
-    storage_buffer, uniform_buffer, zeroed_buffer,
+    storage_buffer, uniform_buffer, uniform_bytes, zeroed_buffer, zeroed_reals,
 };
 use super::layout::{
     ActivationParams, CellParams, CellState, LossParams, MeasureParams, MetricsParams,
-    OutputParams, UpdateParams, df64_pair, schedule,
+    OutputParams, Scalar, UpdateParams, df64_pair, schedule,
 };
 use super::offset::StartLayer;
 use crate::engine::{CellSpec, Problem};
@@ -66,6 +66,8 @@ struct Chunk {
 /// Every buffer and prepared dispatch of a batch.
 pub(super) struct Batch {
     gpu: GpuDevice,
+    /// The type of every `real` buffer.
+    pub scalar: Scalar,
     pub cells: usize,
     pub hidden: usize,
     /// Whether the batch trains in the offset formulation (also in df64).
@@ -98,15 +100,21 @@ pub(super) struct Batch {
 }
 
 /// Returns the samples per chunk: as many as fit in one binding of the widest per-sample
-/// buffer, and at least one.
-pub(super) fn rows_per_chunk(gpu: &GpuDevice, width: usize, d: usize, n: usize) -> usize {
+/// buffer of `scalar` values, and at least one.
+pub(super) fn rows_per_chunk(
+    gpu: &GpuDevice,
+    scalar: Scalar,
+    width: usize,
+    d: usize,
+    n: usize,
+) -> usize {
     let limit = gpu
         .limits
         .max_storage_buffer_binding_size
         .min(gpu.limits.max_buffer_size);
     // The loss terms take four values per (sample, cell), and there are fewer cells than
     // units in `width`.
-    let per_row = 4 * width.max(d).max(4 * CLASSES) as u64;
+    let per_row = scalar.bytes() * width.max(d).max(4 * CLASSES) as u64;
     ((limit / per_row) as usize).clamp(1, n.max(1))
 }
 
@@ -118,15 +126,11 @@ fn chunk_ranges(n: usize, rows: usize) -> Vec<(usize, usize)> {
         .collect()
 }
 
-fn to_f32(values: &[f64]) -> Vec<f32> {
-    values.iter().map(|&v| v as f32).collect()
-}
-
 impl Batch {
-    /// Uploads the data, theta_0 for every cell and the cell constants, and prepares every
-    /// dispatch for chunks of `rows` samples. With `start`, the batch trains in the offset
-    /// formulation from that hidden layer at theta_0, and with `df64` also keeps theta in
-    /// double-float.
+    /// Uploads the data, theta_0 for every cell and the cell constants in the scalar type of
+    /// `kernels`, and prepares every dispatch for chunks of `rows` samples. With `start`,
+    /// the batch trains in the offset formulation from that hidden layer at theta_0, and
+    /// with `df64` also keeps theta in double-float; both need float32 kernels.
     pub fn upload(
         gpu: &GpuDevice,
         kernels: &Kernels,
@@ -139,6 +143,11 @@ impl Batch {
         assert!(
             !df64 || start.is_some(),
             "df64 trains in the offset formulation"
+        );
+        let scalar = kernels.scalar;
+        assert!(
+            scalar == Scalar::F32 || start.is_none(),
+            "the offset formulation computes in float32"
         );
         let data = problem.data;
         let init = problem.init;
@@ -164,26 +173,25 @@ impl Batch {
             ("the recorded losses", recorded),
             ("the loss terms per sample", 4 * k * n),
         ] {
-            gpu.check_binding(what, 4 * elements as u64)?;
+            gpu.check_binding(what, scalar.bytes() * elements as u64)?;
         }
 
         gpu.checked("uploading a batch", || {
             let device = &gpu.device;
             let offset = start.is_some();
-            let w0_init = to_f32(&init.w0);
-            let w1_init = to_f32(&init.w1);
-            let w1_start_stack: Vec<f32> = w1_init
-                .iter()
-                .copied()
-                .cycle()
-                .take(k * CLASSES * h)
-                .collect();
+            let reals = |values: &[f64]| scalar.encode(values);
+            let w0_init = reals(&init.w0);
+            let w1_init = reals(&init.w1);
+            // Every cell starts from the same theta_0.
+            let w1_start_stack = w1_init.repeat(k);
             // The offset formulation stores delta = theta - theta_0, which starts at zero.
             let (w0_stack, w1_stack) = if offset {
-                (vec![0.0; width * d], vec![0.0; k * CLASSES * h])
+                (
+                    reals(&vec![0.0; width * d]),
+                    reals(&vec![0.0; k * CLASSES * h]),
+                )
             } else {
-                let w0_stack = w0_init.iter().copied().cycle().take(width * d).collect();
-                (w0_stack, w1_start_stack.clone())
+                (w0_init.repeat(k), w1_start_stack.clone())
             };
             let only_offset = |elements: usize| if offset { elements } else { 1 };
             // df64: theta of every cell and theta_0's block as (hi, lo) pairs.
@@ -197,23 +205,25 @@ impl Batch {
             };
             let cell_params: Vec<CellParams> =
                 cells.iter().map(|cell| CellParams::new(cell, n)).collect();
-            let states = vec![CellState::initial(); k];
+            let states = CellState::bytes(&vec![CellState::initial(); k], scalar);
+            let zeroed =
+                |label: &str, elements: usize| zeroed_reals(device, label, elements, scalar);
 
             let buffers = Buffers {
                 w0: storage_buffer(device, "W0 stack", &w0_stack),
                 w1: storage_buffer(device, "W1 stack", &w1_stack),
-                dw0: zeroed_buffer(device, "dW0 stack", width * d),
-                dw1: zeroed_buffer(device, "dW1 stack", k * CLASSES * h),
-                v0: zeroed_buffer(device, "v of W0", width * d),
-                m0: zeroed_buffer(device, "m of W0", width * d),
-                v1: zeroed_buffer(device, "v of W1", k * CLASSES * h),
-                m1: zeroed_buffer(device, "m of W1", k * CLASSES * h),
+                dw0: zeroed("dW0 stack", width * d),
+                dw1: zeroed("dW1 stack", k * CLASSES * h),
+                v0: zeroed("v of W0", width * d),
+                m0: zeroed("m of W0", width * d),
+                v1: zeroed("v of W1", k * CLASSES * h),
+                m1: zeroed("m of W1", k * CLASSES * h),
                 w0_init: storage_buffer(device, "W0 at theta_0", &w0_init),
                 w1_init: storage_buffer(device, "W1 at theta_0", &w1_init),
                 w1_total: if offset {
                     storage_buffer(device, "W1 stack of theta", &w1_start_stack)
                 } else {
-                    zeroed_buffer(device, "unused W1 stack of theta", 1)
+                    zeroed("unused W1 stack of theta", 1)
                 },
                 theta_w0: storage_buffer(device, "W0 stack in df64", &pairs(&init.w0, k)),
                 theta_w1: storage_buffer(device, "W1 stack in df64", &pairs(&init.w1, k)),
@@ -227,20 +237,16 @@ impl Batch {
                     "W1 at theta_0 in df64",
                     &pairs(&init.w1, 1),
                 ),
-                zeros_w0: zeroed_buffer(device, "zero W0 block", only_offset(h * d)),
-                zeros_w1: zeroed_buffer(device, "zero W1 block", only_offset(CLASSES * h)),
-                change: zeroed_buffer(
-                    device,
-                    "sigma(zhat) - sigma(zhat_0)",
-                    only_offset(rows * width),
-                ),
-                zhat: zeroed_buffer(device, "zhat and Delta", rows * width),
-                z: zeroed_buffer(device, "z", rows * width),
-                dsigma: zeroed_buffer(device, "sigma'(zhat)", rows * width),
-                f: zeroed_buffer(device, "f", k * rows * CLASSES),
-                gf: zeroed_buffer(device, "dL/df", k * rows * CLASSES),
-                f0_train: zeroed_buffer(device, "f(theta_0) train", n * CLASSES),
-                f0_test: zeroed_buffer(device, "f(theta_0) test", n_test * CLASSES),
+                zeros_w0: zeroed("zero W0 block", only_offset(h * d)),
+                zeros_w1: zeroed("zero W1 block", only_offset(CLASSES * h)),
+                change: zeroed("sigma(zhat) - sigma(zhat_0)", only_offset(rows * width)),
+                zhat: zeroed("zhat and Delta", rows * width),
+                z: zeroed("z", rows * width),
+                dsigma: zeroed("sigma'(zhat)", rows * width),
+                f: zeroed("f", k * rows * CLASSES),
+                gf: zeroed("dL/df", k * rows * CLASSES),
+                f0_train: zeroed("f(theta_0) train", n * CLASSES),
+                f0_test: zeroed("f(theta_0) test", n_test * CLASSES),
                 labels_train: storage_buffer(
                     device,
                     "train labels",
@@ -259,15 +265,18 @@ impl Batch {
                         .map(|&y| u32::from(y))
                         .collect::<Vec<_>>(),
                 ),
-                row_terms: zeroed_buffer(device, "loss terms per sample", 4 * k * n),
+                row_terms: zeroed("loss terms per sample", 4 * k * n),
                 row_correct: zeroed_buffer(device, "correct per sample", k * n),
-                cells: storage_buffer(device, "cells", &cell_params),
+                cells: storage_buffer(device, "cells", &CellParams::bytes(&cell_params, scalar)),
                 state: storage_buffer(device, "cell states", &states),
                 non_finite: zeroed_buffer(device, "non-finite flags", k),
-                losses: storage_buffer(device, "losses", &vec![f32::NAN; recorded]),
-                loss_changes: storage_buffer(device, "loss changes", &vec![f32::NAN; recorded]),
-                output_changes: zeroed_buffer(
+                losses: storage_buffer(device, "losses", &reals(&vec![f64::NAN; recorded])),
+                loss_changes: storage_buffer(
                     device,
+                    "loss changes",
+                    &reals(&vec![f64::NAN; recorded]),
+                ),
+                output_changes: zeroed(
                     "output changes",
                     if settings.record_losses {
                         k * n * CLASSES
@@ -278,28 +287,18 @@ impl Batch {
                 schedule: storage_buffer(
                     device,
                     "schedule",
-                    &schedule(&settings.optimizer, settings.steps),
+                    &schedule(&settings.optimizer, settings.steps, scalar),
                 ),
                 positive0: zeroed_buffer(device, "signs at theta_0", n_test * h.div_ceil(32)),
                 same_sign: zeroed_buffer(device, "same-sign counts", k),
                 test_correct: zeroed_buffer(device, "test correct counts", k),
-                distance_w0: zeroed_buffer(
-                    device,
-                    "W0 distance partial sums",
-                    k * DISTANCE_PARTS as usize,
-                ),
-                distance_w1: zeroed_buffer(
-                    device,
-                    "W1 distance partial sums",
-                    k * DISTANCE_PARTS as usize,
-                ),
-                measure_w0: zeroed_buffer(
-                    device,
+                distance_w0: zeroed("W0 distance partial sums", k * DISTANCE_PARTS as usize),
+                distance_w1: zeroed("W1 distance partial sums", k * DISTANCE_PARTS as usize),
+                measure_w0: zeroed(
                     "W0 lost-update partial sums",
                     2 * k * measure_parts((h * d) as u32) as usize,
                 ),
-                measure_w1: zeroed_buffer(
-                    device,
+                measure_w1: zeroed(
                     "W1 lost-update partial sums",
                     2 * k * measure_parts((CLASSES * h) as u32) as usize,
                 ),
@@ -312,6 +311,7 @@ impl Batch {
                 cells: k,
                 offset,
                 df64,
+                scalar,
             };
 
             let chunk_start = |layer: Option<_>, first: usize, count: usize| {
@@ -343,6 +343,7 @@ impl Batch {
 
             Ok(Self {
                 gpu: gpu.clone(),
+                scalar,
                 cells: k,
                 hidden: h,
                 offset,
@@ -392,8 +393,8 @@ impl Batch {
                     }
                 }
                 // Every cell starts at theta_0, so cell 0's outputs are f(theta_0).
-                let bytes = 4 * u64::from(chunk.rows * CLASSES_U32);
-                let offset = 4 * u64::from(chunk.row_offset * CLASSES_U32);
+                let bytes = self.scalar.bytes() * u64::from(chunk.rows * CLASSES_U32);
+                let offset = self.scalar.bytes() * u64::from(chunk.row_offset * CLASSES_U32);
                 encoder.copy_buffer_to_buffer(&self.f, 0, f0, offset, bytes);
             }
         }
@@ -506,6 +507,7 @@ struct Plan<'a> {
     cells: usize,
     offset: bool,
     df64: bool,
+    scalar: Scalar,
 }
 
 impl Plan<'_> {
@@ -525,12 +527,12 @@ impl Plan<'_> {
         element_groups(count, elementwise_group_cap(self.gpu))
     }
 
-    fn inv_sqrt_d(&self) -> f32 {
-        (1.0 / (self.problem.data.d as f64).sqrt()) as f32
+    fn inv_sqrt_d(&self) -> f64 {
+        1.0 / (self.problem.data.d as f64).sqrt()
     }
 
-    fn inv_sqrt_h(&self) -> f32 {
-        (1.0 / (self.problem.init.hidden as f64).sqrt()) as f32
+    fn inv_sqrt_h(&self) -> f64 {
+        1.0 / (self.problem.init.hidden as f64).sqrt()
     }
 
     /// zhat = X W0stack^T / sqrt(d), z = sigma(zhat), f_c = Z_c W1_c^T / sqrt(h). In the
@@ -568,12 +570,12 @@ impl Plan<'_> {
         };
         let count = (rows * width) as usize;
         let params = ActivationParams {
+            a: self.problem.settings.activation.a,
             count: count as u32,
-            a: self.problem.settings.activation.a as f32,
             hidden: h,
             width,
         };
-        let activation_params = uniform_buffer(self.device(), &params);
+        let activation_params = uniform_bytes(self.device(), &params.bytes(self.scalar));
         let matmul = &self.kernels.matmul;
         let mut dispatches = vec![matmul.prepare(self.gpu, &hidden_pre, x, &b.w0, &b.zhat)?];
         match start {
@@ -656,7 +658,7 @@ impl Plan<'_> {
         let (k, h, d, width) = self.dims();
         let b = self.buffers;
         let device = self.device();
-        let x = storage_buffer(device, "training inputs", &to_f32(x));
+        let x = storage_buffer(device, "training inputs", &self.scalar.encode(x));
         let rows = rows as u32;
         let first = start == 0;
 
@@ -716,8 +718,8 @@ impl Plan<'_> {
         };
         let count = (rows * width) as usize;
         let params = ActivationParams {
-            count: count as u32,
             a: 0.0,
+            count: count as u32,
             hidden: h,
             width,
         };
@@ -731,7 +733,11 @@ impl Plan<'_> {
                 .prepare(self.gpu, &delta, &b.gf, w1, &b.zhat)?,
             self.kernels.apply_derivative.dispatch(
                 device,
-                &[&uniform_buffer(device, &params), &b.zhat, &b.dsigma],
+                &[
+                    &uniform_bytes(device, &params.bytes(self.scalar)),
+                    &b.zhat,
+                    &b.dsigma,
+                ],
                 self.elementwise(count),
             ),
             self.kernels
@@ -759,7 +765,7 @@ impl Plan<'_> {
         let (k, h, _, _) = self.dims();
         let b = self.buffers;
         let device = self.device();
-        let x = storage_buffer(device, "test inputs", &to_f32(x));
+        let x = storage_buffer(device, "test inputs", &self.scalar.encode(x));
         let rows = rows as u32;
         let words = h.div_ceil(32);
         let params = MetricsParams {
@@ -884,7 +890,7 @@ impl Plan<'_> {
                 measure_parts(block).min(cap.max(1))
             };
             let params = UpdateParams::new(optimizer, count, block as usize, parts);
-            let uniform = uniform_buffer(self.device(), &params);
+            let uniform = uniform_bytes(self.device(), &params.bytes(self.scalar));
             let mut buffers = vec![
                 &uniform,
                 w,
@@ -945,7 +951,7 @@ impl Plan<'_> {
         self.kernels.total_from_start.dispatch(
             self.device(),
             &[
-                &uniform_buffer(self.device(), &params),
+                &uniform_bytes(self.device(), &params.bytes(self.scalar)),
                 &b.w1,
                 &b.w1_init,
                 &b.w1_total,

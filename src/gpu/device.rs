@@ -90,7 +90,8 @@ impl GpuDevice {
 
         let limits = required_limits(&adapter);
         // Timestamps time each kernel of a training step in `GpuEngine::profile_step`.
-        let features = adapter.features() & wgpu::Features::TIMESTAMP_QUERY;
+        let features =
+            adapter.features() & (wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::SHADER_F64);
         let descriptor = wgpu::DeviceDescriptor {
             label: Some("lazysweep"),
             required_features: features,

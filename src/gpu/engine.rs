@@ -1,5 +1,6 @@
 //! `GpuEngine`: trains a batch of cells on the GPU in float32, in the plain or the offset
-//! formulation, or in the offset formulation with theta kept in double-float (df64).
+//! formulation, in the offset formulation with theta kept in double-float (df64), or in
+//! float64 on adapters with 64-bit floats in shaders.
 
 use std::sync::{Mutex, OnceLock};
 
@@ -9,7 +10,7 @@ use super::batch::{Batch, chunk_count, rows_per_chunk};
 use super::device::{GpuDevice, GpuError};
 use super::df64::require_df64;
 use super::kernels::{Kernels, MatmulConfig, read_buffer};
-use super::layout::CellState;
+use super::layout::{CellState, Scalar};
 use super::matmul::measure_matmul_config;
 use super::offset::StartLayer;
 use super::profile::{StepProfile, profile_step};
@@ -23,8 +24,14 @@ use crate::model::CLASSES;
 /// training early once every cell has diverged.
 const STEPS_PER_SUBMIT: u64 = 32;
 
-/// Unit roundoff of float32, 2^-24, which scales the `cancellation` estimate.
-const UNIT_ROUNDOFF: f64 = 1.0 / 16_777_216.0;
+/// Returns the unit roundoff of `scalar`, which scales the `cancellation` estimate: 2^-24
+/// for float32 and 2^-53 for float64.
+fn unit_roundoff(scalar: Scalar) -> f64 {
+    match scalar {
+        Scalar::F32 => f64::from(f32::EPSILON) / 2.0,
+        Scalar::F64 => f64::EPSILON / 2.0,
+    }
+}
 
 /// The float32 GPU engine.
 ///
@@ -35,10 +42,15 @@ const UNIT_ROUNDOFF: f64 = 1.0 / 16_777_216.0;
 /// which the host computes once in float64. The df64 mode (`Precision::Df64`) does the
 /// same but keeps theta as double-float pairs and forms delta from them, sums the output
 /// change over the hidden units and the loss over the samples in double-float, and runs
-/// the df64 self-test on the adapter before its first use.
+/// the df64 self-test on the adapter before its first use. The f64 mode
+/// (`Precision::F64`) runs the plain formulation with every kernel in float64, on adapters
+/// that offer 64-bit floats in shaders, and compiles its kernels at its first use.
 pub struct GpuEngine {
     gpu: GpuDevice,
     kernels: Kernels,
+    matmul_config: MatmulConfig,
+    /// The float64 kernels, or the message of their compilation error, once compiled.
+    kernels_f64: OnceLock<Result<Kernels, String>>,
     /// Caps on samples per chunk and cells per pass below what the adapter allows.
     max_rows: usize,
     max_cells: usize,
@@ -62,10 +74,12 @@ impl GpuEngine {
 
     /// Compiles the kernels with a given matrix-product workgroup shape.
     pub fn with_config(gpu: GpuDevice, config: MatmulConfig) -> Result<Self, GpuError> {
-        let kernels = Kernels::new(&gpu, config)?;
+        let kernels = Kernels::new(&gpu, config, Scalar::F32)?;
         Ok(Self {
             gpu,
             kernels,
+            matmul_config: config,
+            kernels_f64: OnceLock::new(),
             max_rows: usize::MAX,
             max_cells: usize::MAX,
             df64_checked: OnceLock::new(),
@@ -92,7 +106,11 @@ impl GpuEngine {
             .limits
             .max_storage_buffer_binding_size
             .min(self.gpu.limits.max_buffer_size);
-        let bytes = if precision == Precision::Df64 { 8 } else { 4 };
+        let bytes = if matches!(precision, Precision::Df64 | Precision::F64) {
+            8
+        } else {
+            4
+        };
         let per_cell = bytes * (hidden * d.max(CLASSES)) as u64;
         ((limit / per_cell.max(1)) as usize).clamp(1, self.max_cells)
     }
@@ -105,12 +123,33 @@ impl GpuEngine {
         cells: &[CellSpec],
         start: Option<&StartLayer>,
     ) -> Result<(Batch, usize), GpuError> {
+        let precision = problem.settings.precision;
+        let kernels = self.kernels(precision)?;
         let samples = problem.data.n_train().max(problem.data.n_test());
         let width = cells.len() * problem.init.hidden;
-        let rows = rows_per_chunk(&self.gpu, width, problem.data.d, samples).min(self.max_rows);
-        let df64 = problem.settings.precision == Precision::Df64;
-        let batch = Batch::upload(&self.gpu, &self.kernels, problem, cells, rows, start, df64)?;
+        let rows = rows_per_chunk(&self.gpu, kernels.scalar, width, problem.data.d, samples)
+            .min(self.max_rows);
+        let df64 = precision == Precision::Df64;
+        let batch = Batch::upload(&self.gpu, kernels, problem, cells, rows, start, df64)?;
         Ok((batch, rows))
+    }
+
+    /// Returns the kernels that `precision` computes with, compiling the float64 ones at
+    /// their first use.
+    fn kernels(&self, precision: Precision) -> Result<&Kernels, GpuError> {
+        if precision != Precision::F64 {
+            return Ok(&self.kernels);
+        }
+        self.kernels_f64
+            .get_or_init(|| {
+                Kernels::new(&self.gpu, self.matmul_config, Scalar::F64)
+                    .map_err(|err| err.to_string())
+            })
+            .as_ref()
+            .map_err(|message| GpuError::Validation {
+                operation: "compiling the float64 kernels".into(),
+                message: message.clone(),
+            })
     }
 
     /// Times every kernel of one training step of `cells` with GPU timestamps, each
@@ -151,6 +190,10 @@ impl GpuEngine {
         })?;
 
         let mut states = vec![CellState::initial(); cells.len()];
+        let read_states = || -> Result<Vec<CellState>, GpuError> {
+            let bytes: Vec<u8> = read_buffer(&self.gpu, &batch.state, "the cell states")?;
+            Ok(CellState::from_bytes(&bytes, batch.scalar))
+        };
         // Cells already sent as finished: a cell that diverges is reported at the next
         // read of the states, so the sweep writes it without waiting for the whole pass.
         let mut reported = vec![false; cells.len()];
@@ -163,7 +206,7 @@ impl GpuEngine {
                     batch.record_step(&mut pass, t == steps, measured_step(t, steps));
                 }
             })?;
-            states = read_buffer(&self.gpu, &batch.state, "the cell states")?;
+            states = read_states()?;
             report_steps(&states, start..end.min(steps), on_event);
             start = end;
             if states.iter().all(|state| state.diverged().is_some()) {
@@ -252,19 +295,23 @@ impl GpuEngine {
         let same_sign: Vec<u32> = read_buffer(gpu, &batch.same_sign, "the same-sign counts")?;
         let test_correct: Vec<u32> =
             read_buffer(gpu, &batch.test_correct, "the test accuracy counts")?;
-        let losses: Vec<f32> = read_buffer(gpu, &batch.losses, "the recorded losses")?;
-        let loss_changes: Vec<f32> =
-            read_buffer(gpu, &batch.loss_changes, "the recorded loss changes")?;
-        let output_changes: Vec<f32> = if problem.settings.record_losses {
-            read_buffer(gpu, &batch.output_changes, "the output changes")?
+        let scalar = batch.scalar;
+        let read_reals = |buffer, what| -> Result<Vec<f64>, GpuError> {
+            let bytes: Vec<u8> = read_buffer(gpu, buffer, what)?;
+            Ok(scalar.decode(&bytes))
+        };
+        let losses = read_reals(&batch.losses, "the recorded losses")?;
+        let loss_changes = read_reals(&batch.loss_changes, "the recorded loss changes")?;
+        let output_changes = if problem.settings.record_losses {
+            read_reals(&batch.output_changes, "the output changes")?
         } else {
             Vec::new()
         };
         let per_cell = problem.data.n_train() * CLASSES;
-        let distance_w0 = read_distances(gpu, &batch.distance_w0, k)?;
-        let distance_w1 = read_distances(gpu, &batch.distance_w1, k)?;
-        let norm_w0 = norm_f32(&problem.init.w0);
-        let norm_w1 = norm_f32(&problem.init.w1);
+        let distance_w0 = read_distances(&read_reals(&batch.distance_w0, "the W0 distances")?, k);
+        let distance_w1 = read_distances(&read_reals(&batch.distance_w1, "the W1 distances")?, k);
+        let norm_w0 = start_norm(&problem.init.w0, scalar);
+        let norm_w1 = start_norm(&problem.init.w1, scalar);
 
         let outcomes = states
             .iter()
@@ -277,10 +324,10 @@ impl GpuEngine {
                     Some(step) if non_finite[cell] != 0 => step,
                     Some(step) => step + 1,
                 };
-                let recorded_values = |values: &[f32]| -> Vec<f64> {
+                let recorded_values = |values: &[f64]| -> Vec<f64> {
                     if problem.settings.record_losses {
                         (0..recorded as usize)
-                            .map(|t| f64::from(values[t * k + cell]))
+                            .map(|t| values[t * k + cell])
                             .collect()
                     } else {
                         Vec::new()
@@ -288,7 +335,7 @@ impl GpuEngine {
                 };
                 let losses = recorded_values(&losses);
                 let loss_changes = recorded_values(&loss_changes);
-                let final_loss = f64::from(state.last_loss);
+                let final_loss = state.last_loss;
                 let lost_update = state.lost_update();
                 match state.diverged() {
                     Some(step) => CellOutcome {
@@ -320,14 +367,14 @@ impl GpuEngine {
                         loss_changes,
                         output_changes: output_changes
                             .get(cell * per_cell..(cell + 1) * per_cell)
-                            .map(|values| values.iter().map(|&v| f64::from(v)).collect())
+                            .map(<[f64]>::to_vec)
                             .unwrap_or_default(),
                         lost_update,
-                        // NOTE: the squared norms are float32 sums, so an output change
-                        // below about 1e-19 per element underflows to a zero norm: an
-                        // infinite (untrusted) estimate in f32, NaN in offset.
-                        cancellation: UNIT_ROUNDOFF
-                            * (f64::from(state.output_sq) / f64::from(state.change_sq)).sqrt(),
+                        // NOTE: the squared norms are float32 sums outside the f64 mode, so
+                        // an output change below about 1e-19 per element underflows to a
+                        // zero norm: an infinite (untrusted) estimate in f32, NaN in offset.
+                        cancellation: unit_roundoff(scalar)
+                            * (state.output_sq / state.change_sq).sqrt(),
                     },
                 }
             })
@@ -389,26 +436,22 @@ fn report_steps(
     }
 }
 
-/// Returns each cell's squared distance, adding the float32 partial sums in float64.
-fn read_distances(
-    gpu: &GpuDevice,
-    buffer: &wgpu::Buffer,
-    cells: usize,
-) -> Result<Vec<f64>, GpuError> {
-    let partial: Vec<f32> = read_buffer(gpu, buffer, "the parameter distances")?;
+/// Returns each cell's squared distance, adding its partial sums in float64.
+fn read_distances(partial: &[f64], cells: usize) -> Vec<f64> {
     let parts = partial.len() / cells;
-    Ok(partial
+    partial
         .chunks(parts)
-        .map(|sums| sums.iter().map(|&s| f64::from(s)).sum())
-        .collect())
+        .map(|sums| sums.iter().sum())
+        .collect()
 }
 
-/// Returns the Euclidean norm of the values as rounded to float32, which is what the GPU
+/// Returns the Euclidean norm of the values as rounded to `scalar`, which is what the GPU
 /// starts from.
-fn norm_f32(values: &[f64]) -> f64 {
-    values
+fn start_norm(values: &[f64], scalar: Scalar) -> f64 {
+    scalar
+        .decode(&scalar.encode(values))
         .iter()
-        .map(|&v| f64::from(v as f32).powi(2))
+        .map(|v| v * v)
         .sum::<f64>()
         .sqrt()
 }
@@ -448,12 +491,15 @@ impl Engine for GpuEngine {
                     })),
                 }
             }
-            Precision::F64 => Err(EngineError::UnsupportedPrecision {
-                engine: "gpu",
-                precision: mode,
-                hint: "the GPU engine computes in f32, offset and df64: use one of those, or \
-                       --backend cpu for f64",
-            }),
+            Precision::F64 if !self.gpu.features.contains(wgpu::Features::SHADER_F64) => {
+                Err(EngineError::UnsupportedPrecision {
+                    engine: "gpu",
+                    precision: mode,
+                    hint: "this adapter has no 64-bit floats in shaders (SHADER_F64): use \
+                           --precision df64 or offset, or --backend cpu for f64",
+                })
+            }
+            Precision::F64 => Ok("float64"),
         }
     }
 

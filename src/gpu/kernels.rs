@@ -8,6 +8,7 @@ use wgpu::util::DeviceExt;
 use wgpu::{BindGroup, Buffer, BufferUsages, ComputePipeline, Device};
 
 use super::device::{GpuDevice, GpuError};
+use super::layout::{Fields, Scalar};
 
 /// Invocations per workgroup of the one-dimensional kernels; the shaders fix it too.
 pub(crate) const GROUP: u32 = 64;
@@ -300,39 +301,26 @@ pub struct MatmulShape {
     pub a: Operand,
     pub b: Operand,
     pub c: Operand,
-    pub scale: f32,
+    /// Rounded to the kernel's scalar type when the product is prepared.
+    pub scale: f64,
     pub accumulate: bool,
 }
 
-/// `Shape` of matmul_shape.wgsl, field for field.
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct MatmulUniform {
-    m: u32,
-    n: u32,
-    k: u32,
-    accumulate: u32,
-    a: [u32; 4],
-    b: [u32; 4],
-    c: [u32; 4],
-    scale: f32,
-    pad: [u32; 3],
-}
-
 impl MatmulShape {
-    fn uniform(&self) -> MatmulUniform {
-        let strides = |o: Operand| [o.offset, o.row_stride, o.col_stride, o.batch_stride];
-        MatmulUniform {
-            m: self.m,
-            n: self.n,
-            k: self.k,
-            accumulate: u32::from(self.accumulate),
-            a: strides(self.a),
-            b: strides(self.b),
-            c: strides(self.c),
-            scale: self.scale,
-            pad: [0; 3],
+    /// Returns `Shape` of matmul_shape.wgsl with its scale in `scalar`.
+    fn uniform(&self, scalar: Scalar) -> Vec<u8> {
+        let mut fields = Fields::new(scalar)
+            .real(self.scale)
+            .word(self.m)
+            .word(self.n)
+            .word(self.k)
+            .word(u32::from(self.accumulate));
+        for o in [self.a, self.b, self.c] {
+            for word in [o.offset, o.row_stride, o.col_stride, o.batch_stride] {
+                fields = fields.word(word);
+            }
         }
+        fields.finish()
     }
 
     /// Returns the floating-point operations of the product: 2 m n k per batch entry.
@@ -344,6 +332,8 @@ impl MatmulShape {
 /// Every pipeline of the engine, compiled once per device.
 #[derive(Clone)]
 pub(crate) struct Kernels {
+    /// The type of `real` in every kernel.
+    pub scalar: Scalar,
     pub matmul: MatmulKernel,
     pub activate: Kernel,
     pub activate_offset: Kernel,
@@ -366,18 +356,34 @@ pub(crate) struct Kernels {
 }
 
 impl Kernels {
-    pub(crate) fn new(gpu: &GpuDevice, matmul_config: MatmulConfig) -> Result<Self, GpuError> {
+    /// Compiles every training kernel with `real` = `scalar`. With `Scalar::F64` the
+    /// device must have `wgpu::Features::SHADER_F64`, and the panel product, which is
+    /// float32 only, gives way to the register kernel.
+    pub(crate) fn new(
+        gpu: &GpuDevice,
+        matmul_config: MatmulConfig,
+        scalar: Scalar,
+    ) -> Result<Self, GpuError> {
         use Access::{Read, ReadWrite, Uniform};
         let device = &gpu.device;
+        let matmul_config = match (scalar, matmul_config.kind) {
+            (Scalar::F64, MatmulKind::Panels) => {
+                MatmulConfig::registers(matmul_config.group_x, matmul_config.group_y)
+            }
+            _ => matmul_config,
+        };
         gpu.checked("compiling the compute shaders", || {
-            let activation =
-                device.create_shader_module(wgsl("activation.wgsl", ACTIVATION_SOURCE));
-            let loss = device.create_shader_module(wgsl("loss.wgsl", LOSS_SOURCE));
-            let update = device.create_shader_module(wgsl("update.wgsl", UPDATE_SOURCE));
-            let output_df64 =
-                device.create_shader_module(wgsl("output_df64.wgsl", OUTPUT_DF64_SOURCE));
-            let metrics =
-                device.create_shader_module(wgpu::include_wgsl!("../../shaders/metrics.wgsl"));
+            let module = |label: &'static str, parts: &[&str]| {
+                device.create_shader_module(wgsl(label, with_real(scalar, parts)))
+            };
+            let activation = module("activation.wgsl", &ACTIVATION_PARTS);
+            let loss = module("loss.wgsl", &LOSS_PARTS);
+            let update = module("update.wgsl", &UPDATE_PARTS);
+            let output_df64 = module("output_df64.wgsl", &OUTPUT_DF64_PARTS);
+            let metrics = module(
+                "metrics.wgsl",
+                &[include_str!("../../shaders/metrics.wgsl")],
+            );
             let kernel = |module, entry: &'static str, bindings: &[(u32, Access)]| {
                 Kernel::new(device, module, entry, bindings, &[])
             };
@@ -401,7 +407,8 @@ impl Kernels {
                 [update_bindings.as_slice(), &[(12, ReadWrite)]].concat();
             let df64 = [("DF64", 1.0)];
             Self {
-                matmul: MatmulKernel::compile(device, matmul_config),
+                scalar,
+                matmul: MatmulKernel::compile(device, matmul_config, scalar),
                 activate: kernel(
                     &activation,
                     "activate",
@@ -513,16 +520,16 @@ impl Kernels {
 }
 
 /// matmul.wgsl after matmul_shape.wgsl, which declares its uniform.
-const MATMUL_SOURCE: &str = concat!(
+const MATMUL_PARTS: [&str; 2] = [
     include_str!("../../shaders/matmul_shape.wgsl"),
-    include_str!("../../shaders/matmul.wgsl")
-);
+    include_str!("../../shaders/matmul.wgsl"),
+];
 
 /// matmul_tiled.wgsl after matmul_shape.wgsl, which declares its uniform.
-const MATMUL_TILED_SOURCE: &str = concat!(
+const MATMUL_TILED_PARTS: [&str; 2] = [
     include_str!("../../shaders/matmul_shape.wgsl"),
-    include_str!("../../shaders/matmul_tiled.wgsl")
-);
+    include_str!("../../shaders/matmul_tiled.wgsl"),
+];
 
 /// The bindings of `activate_offset` in activation.wgsl, which the engine and the
 /// function checks both compile.
@@ -538,39 +545,43 @@ pub(crate) const ACTIVATE_OFFSET_BINDINGS: [(u32, Access); 8] = [
 ];
 
 /// activation.wgsl after functions.wgsl, whose functions it calls.
-pub(crate) const ACTIVATION_SOURCE: &str = concat!(
+pub(crate) const ACTIVATION_PARTS: [&str; 2] = [
     include_str!("../../shaders/functions.wgsl"),
-    include_str!("../../shaders/activation.wgsl")
-);
+    include_str!("../../shaders/activation.wgsl"),
+];
 
 /// loss.wgsl after functions.wgsl and df64.wgsl, whose functions it calls, and
 /// cells.wgsl, whose structs it reads.
-const LOSS_SOURCE: &str = concat!(
+const LOSS_PARTS: [&str; 4] = [
     include_str!("../../shaders/functions.wgsl"),
     include_str!("../../shaders/df64.wgsl"),
     include_str!("../../shaders/cells.wgsl"),
-    include_str!("../../shaders/loss.wgsl")
-);
+    include_str!("../../shaders/loss.wgsl"),
+];
 
 /// update.wgsl after df64.wgsl, whose functions its df64 entry points call, and
 /// cells.wgsl.
-const UPDATE_SOURCE: &str = concat!(
+const UPDATE_PARTS: [&str; 3] = [
     include_str!("../../shaders/df64.wgsl"),
     include_str!("../../shaders/cells.wgsl"),
-    include_str!("../../shaders/update.wgsl")
-);
+    include_str!("../../shaders/update.wgsl"),
+];
 
-/// output_df64.wgsl after df64.wgsl.
-const OUTPUT_DF64_SOURCE: &str = concat!(
+/// output_df64.wgsl after df64.wgsl. It computes in float32 whatever `real` is.
+const OUTPUT_DF64_PARTS: [&str; 2] = [
     include_str!("../../shaders/df64.wgsl"),
-    include_str!("../../shaders/output_df64.wgsl")
-);
+    include_str!("../../shaders/output_df64.wgsl"),
+];
+
+/// Joins `parts` after the file that declares `real` as `scalar`.
+pub(crate) fn with_real(scalar: Scalar, parts: &[&str]) -> String {
+    std::iter::once(scalar.prelude())
+        .chain(parts.iter().copied())
+        .collect()
+}
 
 /// Describes a WGSL module built from `source`.
-pub(crate) fn wgsl(
-    label: &'static str,
-    source: &'static str,
-) -> wgpu::ShaderModuleDescriptor<'static> {
+pub(crate) fn wgsl(label: &'static str, source: String) -> wgpu::ShaderModuleDescriptor<'static> {
     wgpu::ShaderModuleDescriptor {
         label: Some(label),
         source: wgpu::ShaderSource::Wgsl(source.into()),
@@ -585,6 +596,7 @@ pub(crate) struct MatmulKernel {
     kernel: Kernel,
     panels: Option<PanelKernels>,
     config: MatmulConfig,
+    scalar: Scalar,
 }
 
 /// The two entry points of matmul_panels.wgsl and the scratch buffer of packed operands.
@@ -704,18 +716,28 @@ fn panel_plan(gpu: &GpuDevice, shape: &MatmulShape) -> Option<PanelPlan> {
 
 impl MatmulKernel {
     /// Compiles the matrix-product shaders that `config` chooses.
-    pub(crate) fn new(gpu: &GpuDevice, config: MatmulConfig) -> Result<Self, GpuError> {
+    pub(crate) fn new(
+        gpu: &GpuDevice,
+        config: MatmulConfig,
+        scalar: Scalar,
+    ) -> Result<Self, GpuError> {
         gpu.checked("compiling the matrix-product shader", || {
-            Self::compile(&gpu.device, config)
+            Self::compile(&gpu.device, config, scalar)
         })
     }
 
     /// Compiles the shaders without an error scope, for callers that open their own.
-    pub(crate) fn compile(device: &Device, config: MatmulConfig) -> Self {
+    /// `Panels` takes float32 only.
+    pub(crate) fn compile(device: &Device, config: MatmulConfig, scalar: Scalar) -> Self {
+        assert!(
+            scalar == Scalar::F32 || config.kind != MatmulKind::Panels,
+            "the panel kernel computes in float32"
+        );
         use Access::{Read, ReadWrite, Uniform};
         let bindings = [(0, Uniform), (1, Read), (2, Read), (3, ReadWrite)];
         let registers = |group_x: u32, group_y: u32| {
-            let module = device.create_shader_module(wgsl("matmul.wgsl", MATMUL_SOURCE));
+            let module =
+                device.create_shader_module(wgsl("matmul.wgsl", with_real(scalar, &MATMUL_PARTS)));
             let constants = [("GROUP_X", group_x as f64), ("GROUP_Y", group_y as f64)];
             Kernel::new(device, &module, "matmul", &bindings, &constants)
         };
@@ -724,14 +746,18 @@ impl MatmulKernel {
                 kernel: registers(config.group_x, config.group_y),
                 panels: None,
                 config,
+                scalar,
             },
             MatmulKind::Tiled => {
-                let module =
-                    device.create_shader_module(wgsl("matmul_tiled.wgsl", MATMUL_TILED_SOURCE));
+                let module = device.create_shader_module(wgsl(
+                    "matmul_tiled.wgsl",
+                    with_real(scalar, &MATMUL_TILED_PARTS),
+                ));
                 Self {
                     kernel: Kernel::new(device, &module, "matmul_tiled", &bindings, &[]),
                     panels: None,
                     config,
+                    scalar,
                 }
             }
             MatmulKind::Panels => {
@@ -755,6 +781,7 @@ impl MatmulKernel {
                         scratch: Arc::new(Mutex::new(None)),
                     }),
                     config,
+                    scalar,
                 }
             }
         }
@@ -793,7 +820,7 @@ impl MatmulKernel {
             }
         };
         check_workgroups(gpu, shape, groups)?;
-        let uniform = uniform_buffer(&gpu.device, &shape.uniform());
+        let uniform = uniform_bytes(&gpu.device, &shape.uniform(self.scalar));
         Ok(self
             .kernel
             .dispatch(&gpu.device, &[&uniform, a, b, c], groups))
@@ -888,7 +915,7 @@ impl PanelKernels {
                 depth: (PANEL_WINDOWS * plan.window_depth).min(shape.k - k0),
                 window_depth: plan.window_depth,
                 accumulate: u32::from(shape.accumulate || pass > 0),
-                scale: shape.scale,
+                scale: shape.scale as f32,
                 c_offset: shape.c.offset + batch * shape.c.batch_stride,
                 c_row: shape.c.row_stride,
                 c_col: shape.c.col_stride,
@@ -1076,6 +1103,17 @@ pub(crate) fn uniform_buffer<T: Pod>(device: &Device, value: &T) -> Buffer {
     })
 }
 
+/// Creates a uniform buffer holding `bytes`, padded to a multiple of 16 bytes.
+pub(crate) fn uniform_bytes(device: &Device, bytes: &[u8]) -> Buffer {
+    let mut contents = bytes.to_vec();
+    contents.resize(contents.len().next_multiple_of(16).max(16), 0);
+    device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        label: None,
+        contents: &contents,
+        usage: BufferUsages::UNIFORM,
+    })
+}
+
 /// Creates a storage buffer holding `values`. Empty inputs get one zero element, because
 /// a binding cannot be empty.
 pub(crate) fn storage_buffer<T: Pod>(device: &Device, label: &str, values: &[T]) -> Buffer {
@@ -1094,9 +1132,24 @@ pub(crate) fn storage_buffer<T: Pod>(device: &Device, label: &str, values: &[T])
 
 /// Creates a zeroed storage buffer of `elements` 4-byte values (at least one).
 pub(crate) fn zeroed_buffer(device: &Device, label: &str, elements: usize) -> Buffer {
+    zeroed_bytes(device, label, 4 * elements as u64)
+}
+
+/// Creates a zeroed storage buffer of `elements` values of `scalar` (at least one).
+pub(crate) fn zeroed_reals(
+    device: &Device,
+    label: &str,
+    elements: usize,
+    scalar: Scalar,
+) -> Buffer {
+    zeroed_bytes(device, label, scalar.bytes() * elements as u64)
+}
+
+/// Creates a zeroed storage buffer of `bytes` bytes, or of 16 when `bytes` is 0.
+fn zeroed_bytes(device: &Device, label: &str, bytes: u64) -> Buffer {
     device.create_buffer(&wgpu::BufferDescriptor {
         label: Some(label),
-        size: 4 * elements.max(1) as u64,
+        size: if bytes == 0 { 16 } else { bytes },
         usage: BufferUsages::STORAGE | BufferUsages::COPY_SRC | BufferUsages::COPY_DST,
         mapped_at_creation: false,
     })

@@ -18,72 +18,221 @@ fn rule(kind: OptimizerKind) -> u32 {
     }
 }
 
-/// `Cell` in cells.wgsl.
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-pub(crate) struct CellParams {
-    kind: u32,
-    alpha: f32,
-    eta: f32,
-    fold: f32,
-    loss_scale: f32,
-    gradient_scale: f32,
-    pad: [u32; 2],
+/// The floating-point type of a batch's values on the GPU: `real` in the shaders.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scalar {
+    F32,
+    /// Needs an adapter with 64-bit floats in shaders (`wgpu::Features::SHADER_F64`).
+    F64,
 }
 
-impl CellParams {
-    /// Rounds the cell's constants to float32, after forming 1 / (alpha^2 n) and
-    /// 1 / (alpha n) in float64.
-    pub(crate) fn new(cell: &CellSpec, samples: usize) -> Self {
-        let n = samples as f64;
-        Self {
-            kind: rule(cell.optimizer),
-            alpha: cell.alpha as f32,
-            eta: cell.eta as f32,
-            fold: cell.optimizer.fold(cell.alpha) as f32,
-            loss_scale: (1.0 / (cell.alpha * cell.alpha * n)) as f32,
-            gradient_scale: (1.0 / (cell.alpha * n)) as f32,
-            pad: [0; 2],
+impl Scalar {
+    /// Bytes of one value.
+    pub fn bytes(self) -> u64 {
+        match self {
+            Scalar::F32 => 4,
+            Scalar::F64 => 8,
+        }
+    }
+
+    /// The WGSL file that declares `real` and its functions, which the host prepends to
+    /// every training kernel.
+    pub(crate) fn prelude(self) -> &'static str {
+        match self {
+            Scalar::F32 => include_str!("../../shaders/real_f32.wgsl"),
+            Scalar::F64 => include_str!("../../shaders/real_f64.wgsl"),
+        }
+    }
+
+    /// Rounds `values` to this type and returns their bytes.
+    pub(crate) fn encode(self, values: &[f64]) -> Vec<u8> {
+        match self {
+            Scalar::F32 => values
+                .iter()
+                .flat_map(|&v| (v as f32).to_le_bytes())
+                .collect(),
+            Scalar::F64 => values.iter().flat_map(|&v| v.to_le_bytes()).collect(),
+        }
+    }
+
+    /// Returns the values of this type stored in `bytes`.
+    pub(crate) fn decode(self, bytes: &[u8]) -> Vec<f64> {
+        match self {
+            Scalar::F32 => bytes
+                .chunks_exact(4)
+                .map(|b| f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+                .collect(),
+            Scalar::F64 => bytes
+                .chunks_exact(8)
+                .map(|b| f64::from_le_bytes(b.try_into().expect("eight bytes")))
+                .collect(),
         }
     }
 }
 
-/// `CellState` in cells.wgsl.
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable, Debug)]
+/// Writes a shader struct whose `real` fields all come before its u32 fields, so that no
+/// field needs padding in front of it in either scalar type. `finish` pads the end to the
+/// struct's alignment, which makes the result also the stride of an array of the struct.
+pub(crate) struct Fields {
+    scalar: Scalar,
+    bytes: Vec<u8>,
+    words: usize,
+}
+
+impl Fields {
+    pub(crate) fn new(scalar: Scalar) -> Self {
+        Self {
+            scalar,
+            bytes: Vec::new(),
+            words: 0,
+        }
+    }
+
+    /// Appends a `real` field.
+    pub(crate) fn real(mut self, value: f64) -> Self {
+        assert_eq!(self.words, 0, "real fields come before u32 fields");
+        self.bytes.extend(self.scalar.encode(&[value]));
+        self
+    }
+
+    /// Appends a u32 field.
+    pub(crate) fn word(mut self, value: u32) -> Self {
+        self.bytes.extend(value.to_le_bytes());
+        self.words += 1;
+        self
+    }
+
+    pub(crate) fn finish(mut self) -> Vec<u8> {
+        let align = self.scalar.bytes() as usize;
+        self.bytes
+            .resize(self.bytes.len().next_multiple_of(align), 0);
+        self.bytes
+    }
+}
+
+/// `Cell` in cells.wgsl.
+#[derive(Clone, Copy)]
+pub(crate) struct CellParams {
+    kind: u32,
+    alpha: f64,
+    eta: f64,
+    fold: f64,
+    loss_scale: f64,
+    gradient_scale: f64,
+}
+
+impl CellParams {
+    /// Forms 1 / (alpha^2 n) and 1 / (alpha n) in float64; `bytes` rounds them.
+    pub(crate) fn new(cell: &CellSpec, samples: usize) -> Self {
+        let n = samples as f64;
+        Self {
+            kind: rule(cell.optimizer),
+            alpha: cell.alpha,
+            eta: cell.eta,
+            fold: cell.optimizer.fold(cell.alpha),
+            loss_scale: 1.0 / (cell.alpha * cell.alpha * n),
+            gradient_scale: 1.0 / (cell.alpha * n),
+        }
+    }
+
+    /// Returns the array of `cells` as the shaders read it.
+    pub(crate) fn bytes(cells: &[Self], scalar: Scalar) -> Vec<u8> {
+        cells
+            .iter()
+            .flat_map(|cell| {
+                Fields::new(scalar)
+                    .real(cell.alpha)
+                    .real(cell.eta)
+                    .real(cell.fold)
+                    .real(cell.loss_scale)
+                    .real(cell.gradient_scale)
+                    .word(cell.kind)
+                    .finish()
+            })
+            .collect()
+    }
+}
+
+/// `CellState` in cells.wgsl, with its `real` fields widened to f64.
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct CellState {
-    pub loss0: f32,
-    pub last_loss: f32,
+    pub loss0: f64,
+    pub last_loss: f64,
+    /// Magnitude of the updates lost to rounding, summed over the measured steps.
+    pub lost_sum: f64,
+    /// Magnitude of the intended updates, summed over the measured steps.
+    pub intended_sum: f64,
+    /// Squared norms of f as formed and of f - f0 on the training set at the last loss.
+    pub output_sq: f64,
+    pub change_sq: f64,
     pub diverged_step: u32,
     pub train_correct: u32,
-    /// Magnitude of the updates lost to rounding, summed over the measured steps.
-    pub lost_sum: f32,
-    /// Squared norms of f as formed and of f - f0 on the training set at the last loss.
-    pub output_sq: f32,
-    pub change_sq: f32,
-    /// Magnitude of the intended updates, summed over the measured steps.
-    pub intended_sum: f32,
 }
 
 impl CellState {
     pub(crate) fn initial() -> Self {
         Self {
-            loss0: f32::NAN,
-            last_loss: f32::NAN,
+            loss0: f64::NAN,
+            last_loss: f64::NAN,
+            lost_sum: 0.0,
+            intended_sum: 0.0,
+            output_sq: f64::NAN,
+            change_sq: f64::NAN,
             diverged_step: NOT_DIVERGED,
             train_correct: 0,
-            lost_sum: 0.0,
-            output_sq: f32::NAN,
-            change_sq: f32::NAN,
-            intended_sum: 0.0,
         }
+    }
+
+    /// Returns the array of `states` as the shaders read it.
+    pub(crate) fn bytes(states: &[Self], scalar: Scalar) -> Vec<u8> {
+        states
+            .iter()
+            .flat_map(|state| {
+                Fields::new(scalar)
+                    .real(state.loss0)
+                    .real(state.last_loss)
+                    .real(state.lost_sum)
+                    .real(state.intended_sum)
+                    .real(state.output_sq)
+                    .real(state.change_sq)
+                    .word(state.diverged_step)
+                    .word(state.train_correct)
+                    .finish()
+            })
+            .collect()
+    }
+
+    /// Reads an array of states written by the shaders.
+    pub(crate) fn from_bytes(bytes: &[u8], scalar: Scalar) -> Vec<Self> {
+        let reals = 6 * scalar.bytes() as usize;
+        let stride = Self::bytes(&[Self::initial()], scalar).len();
+        bytes
+            .chunks_exact(stride)
+            .map(|state| {
+                let values = scalar.decode(&state[..reals]);
+                let word = |i: usize| {
+                    let at = reals + 4 * i;
+                    u32::from_le_bytes(state[at..at + 4].try_into().expect("four bytes"))
+                };
+                Self {
+                    loss0: values[0],
+                    last_loss: values[1],
+                    lost_sum: values[2],
+                    intended_sum: values[3],
+                    output_sq: values[4],
+                    change_sq: values[5],
+                    diverged_step: word(0),
+                    train_correct: word(1),
+                }
+            })
+            .collect()
     }
 
     /// Returns the fraction of the measured updates that rounding lost, 0 when no update
     /// was measured.
     pub(crate) fn lost_update(&self) -> f64 {
         if self.intended_sum > 0.0 {
-            f64::from(self.lost_sum) / f64::from(self.intended_sum)
+            self.lost_sum / self.intended_sum
         } else {
             0.0
         }
@@ -95,14 +244,24 @@ impl CellState {
 }
 
 /// `Params` in activation.wgsl.
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
+#[derive(Clone, Copy)]
 pub(crate) struct ActivationParams {
+    pub a: f64,
     pub count: u32,
-    pub a: f32,
     pub hidden: u32,
     /// Values per row of zhat: cells x hidden.
     pub width: u32,
+}
+
+impl ActivationParams {
+    pub(crate) fn bytes(&self, scalar: Scalar) -> Vec<u8> {
+        Fields::new(scalar)
+            .real(self.a)
+            .word(self.count)
+            .word(self.hidden)
+            .word(self.width)
+            .finish()
+    }
 }
 
 /// `Params` in loss.wgsl.
@@ -143,28 +302,19 @@ pub(crate) fn df64_pair(value: f64) -> [f32; 2] {
 }
 
 /// `Params` in update.wgsl.
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
+#[derive(Clone, Copy)]
 pub(crate) struct UpdateParams {
+    rho: f64,
+    beta1: f64,
+    beta2: f64,
+    eps: f64,
     count: u32,
     block: u32,
     eps_inside: u32,
-    pad0: u32,
-    rho: f32,
-    keep_rho: f32,
-    beta1: f32,
-    keep_beta1: f32,
-    beta2: f32,
-    keep_beta2: f32,
-    eps: f32,
-    one: f32,
     parts: u32,
-    zero: u32,
-    pad1: [u32; 2],
 }
 
 impl UpdateParams {
-    /// Forms 1 - rho, 1 - beta1 and 1 - beta2 in float64 before rounding to float32.
     /// `parts` is the number of workgroups per cell of the measured update.
     pub(crate) fn new(
         settings: &OptimizerSettings,
@@ -173,22 +323,36 @@ impl UpdateParams {
         parts: u32,
     ) -> Self {
         Self {
+            rho: settings.rho,
+            beta1: settings.adam_beta1,
+            beta2: settings.adam_beta2,
+            eps: settings.eps,
             count: count as u32,
             block: block as u32,
             eps_inside: u32::from(settings.eps_placement == EpsPlacement::Inside),
-            pad0: 0,
-            rho: settings.rho as f32,
-            keep_rho: (1.0 - settings.rho) as f32,
-            beta1: settings.adam_beta1 as f32,
-            keep_beta1: (1.0 - settings.adam_beta1) as f32,
-            beta2: settings.adam_beta2 as f32,
-            keep_beta2: (1.0 - settings.adam_beta2) as f32,
-            eps: settings.eps as f32,
-            one: 1.0,
             parts,
-            zero: 0,
-            pad1: [0; 2],
         }
+    }
+
+    /// Forms 1 - rho, 1 - beta1 and 1 - beta2 in float64 before rounding to `scalar`.
+    pub(crate) fn bytes(&self, scalar: Scalar) -> Vec<u8> {
+        Fields::new(scalar)
+            .real(self.rho)
+            .real(1.0 - self.rho)
+            .real(self.beta1)
+            .real(1.0 - self.beta1)
+            .real(self.beta2)
+            .real(1.0 - self.beta2)
+            .real(self.eps)
+            // `one`
+            .real(1.0)
+            .word(self.count)
+            .word(self.block)
+            .word(self.eps_inside)
+            .word(self.parts)
+            // `zero`
+            .word(0)
+            .finish()
     }
 }
 
@@ -216,14 +380,14 @@ pub(crate) struct MetricsParams {
     pub pad: u32,
 }
 
-/// Returns the contents of the `Schedule` buffer: the step counter (0), padding, then
-/// Adam's bias corrections (c_m, c_v) for each step, taken from the CPU's `Update`.
-pub(crate) fn schedule(settings: &OptimizerSettings, steps: u64) -> Vec<u32> {
-    let mut words = vec![0u32, 0u32];
+/// Returns the contents of the `Schedule` buffer: the step counter (0), padding to
+/// 2 * `scalar.bytes()`, then Adam's bias corrections (c_m, c_v) for each step, taken from
+/// the CPU's `Update`.
+pub(crate) fn schedule(settings: &OptimizerSettings, steps: u64, scalar: Scalar) -> Vec<u8> {
+    let mut bytes = vec![0u8; 2 * scalar.bytes() as usize];
     for t in 0..steps.max(1) {
         let update = Update::new(OptimizerKind::Adam, 1.0, 1.0, settings, t);
-        words.push((update.m_correction as f32).to_bits());
-        words.push((update.v_correction as f32).to_bits());
+        bytes.extend(scalar.encode(&[update.m_correction, update.v_correction]));
     }
-    words
+    bytes
 }

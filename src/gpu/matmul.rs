@@ -7,6 +7,7 @@ use super::device::{GpuDevice, GpuError};
 use super::kernels::{
     Dispatch, MatmulConfig, MatmulKernel, MatmulShape, read_buffer, storage_buffer,
 };
+use super::layout::Scalar;
 
 /// The operands of one product, uploaded once, and the prepared dispatch.
 pub struct GpuMatmul {
@@ -28,7 +29,7 @@ impl GpuMatmul {
         for (what, values) in [("operand A", a), ("operand B", b), ("result C", c)] {
             gpu.check_binding(what, 4 * values.len() as u64)?;
         }
-        let kernel = MatmulKernel::new(gpu, config)?;
+        let kernel = MatmulKernel::new(gpu, config, Scalar::F32)?;
         let (c_buffer, dispatch) = gpu.checked("preparing a matrix product", || {
             let a = storage_buffer(&gpu.device, "A", a);
             let b = storage_buffer(&gpu.device, "B", b);

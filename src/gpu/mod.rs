@@ -38,5 +38,6 @@ pub use df64::{
 pub use engine::GpuEngine;
 pub use functions::{ActivationChange, GpuFunctions};
 pub use kernels::{MATMUL_BLOCK, MatmulConfig, MatmulKind, MatmulShape, Operand};
+pub use layout::Scalar;
 pub use matmul::{GpuMatmul, MATMUL_CANDIDATES, MatmulTiming, measure_matmul_config};
 pub use profile::{KernelTime, StepProfile};
