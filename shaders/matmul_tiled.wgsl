@@ -3,11 +3,12 @@
 //
 // The operands are addressed through element strides exactly as in matmul.wgsl, through
 // the same `Shape` uniform (matmul_shape.wgsl, which the host prepends). A workgroup of
-// 16 x 16 invocations computes a 64 x 64 tile of C: for each slice of 16 steps of k it copies a 64 x 16 tile of A and a 16 x 64 tile
-// of B into workgroup memory, waits at a barrier, and each invocation adds the products
-// for its 4 x 4 block. On GPUs this reads each operand element from device memory once per
-// workgroup instead of once per invocation. On CPU-hosted drivers the barriers cost more
-// than they save, which is why the engine measures both kernels on the adapter.
+// 16 x 16 invocations computes a 64 x 64 tile of C: for each slice of 16 steps of k it
+// copies a 64 x 16 tile of A and a 16 x 64 tile of B into workgroup memory, waits at a
+// barrier, and each invocation adds the products for its 4 x 4 block. On GPUs this reads
+// each operand element from device memory once per workgroup instead of once per
+// invocation. On CPU-hosted drivers the barriers cost more than they save, which is why
+// the engine measures both kernels on the adapter.
 // Elements past the edges of A and B are staged as zero, so the inner loop has no
 // branches.
 

@@ -98,10 +98,10 @@ struct PrecisionMapArgs {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Comma-separated modes to compare with cpu:offset: cpu:f64, gpu:f32, gpu:offset,
-    /// gpu:df64. GPU modes that the adapter cannot run are skipped with a warning.
+    /// gpu:df64, gpu:f64. GPU modes that the adapter cannot run are skipped with a warning.
     #[arg(
         long,
-        default_value = "cpu:f64,gpu:f32,gpu:offset,gpu:df64",
+        default_value = "cpu:f64,gpu:f32,gpu:offset,gpu:df64,gpu:f64",
         value_delimiter = ','
     )]
     modes: Vec<String>,
@@ -123,8 +123,8 @@ struct ReproduceArgs {
     /// Engine: auto, cpu or gpu.
     #[arg(long, default_value = "auto")]
     backend: BackendChoice,
-    /// Arithmetic: f64 (CPU), f32 (GPU), offset (both) or df64 (GPU) [default: f64 on the
-    /// CPU, offset on the GPU].
+    /// Arithmetic: f64 (both), f32 (GPU), offset (both) or df64 (GPU) [default: f64 on
+    /// the CPU, offset on the GPU].
     #[arg(long)]
     precision: Option<Precision>,
     /// Maximum number of cells trained together (reduced to fit in memory).
@@ -185,13 +185,14 @@ struct SweepArgs {
     /// Write theta_0 of the first seed to this .npz file.
     #[arg(long)]
     save_init: Option<PathBuf>,
-    /// Engine: cpu (float64), gpu (float32 or df64, wgpu), or auto (gpu only on a real GPU).
+    /// Engine: cpu (float64), gpu (wgpu: float32, df64, or float64 where the adapter has
+    /// it), or auto (gpu only on a real GPU).
     #[arg(long, default_value = "auto")]
     backend: BackendChoice,
-    /// Arithmetic: f64 (CPU), f32 (GPU), offset (both) or df64 (GPU) [default: f64 on the
-    /// CPU, offset on the GPU]. offset trains in theta - theta_0, in float64 on the CPU and
-    /// float32 on the GPU. df64 is offset with theta, its updates and the output and loss
-    /// sums in double-float.
+    /// Arithmetic: f64 (CPU, and GPU adapters with 64-bit floats in shaders), f32 (GPU),
+    /// offset (both) or df64 (GPU) [default: f64 on the CPU, offset on the GPU]. offset
+    /// trains in theta - theta_0, in float64 on the CPU and float32 on the GPU. df64 is
+    /// offset with theta, its updates and the output and loss sums in double-float.
     #[arg(long)]
     precision: Option<Precision>,
     /// Normalization of the softplus constant a: second-moment or variance.

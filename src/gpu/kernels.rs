@@ -301,7 +301,7 @@ pub struct MatmulShape {
     pub a: Operand,
     pub b: Operand,
     pub c: Operand,
-    /// Rounded to the kernel's scalar type when the product is prepared.
+    /// Factor applied to the product, rounded to the kernel's scalar type.
     pub scale: f64,
     pub accumulate: bool,
 }

@@ -35,7 +35,7 @@ impl Scalar {
         }
     }
 
-    /// The WGSL file that declares `real` and its functions, which the host prepends to
+    /// Returns the WGSL file that declares `real` and its functions, which the host prepends to
     /// every training kernel.
     pub(crate) fn prelude(self) -> &'static str {
         match self {

@@ -517,14 +517,14 @@ fn choose_engine(
             );
             Ok((Box::new(engine), reason))
         }
-        BackendChoice::Auto => Ok(choose_automatically()),
+        BackendChoice::Auto => Ok(choose_automatically(precision)),
     }
 }
 
-/// Picks the GPU engine on a discrete or integrated GPU and the float64 CPU engine
-/// otherwise. On a CPU-hosted adapter such as lavapipe the CPU engine is several times
-/// faster, because it runs optimized GEMM on the same cores.
-fn choose_automatically() -> (Box<dyn Engine>, String) {
+/// Picks the GPU engine on a discrete or integrated GPU that computes in `precision`, and
+/// the float64 CPU engine otherwise. On a CPU-hosted adapter such as lavapipe the CPU
+/// engine is several times faster, because it runs optimized GEMM on the same cores.
+fn choose_automatically(precision: Option<Precision>) -> (Box<dyn Engine>, String) {
     // Only a real GPU gets its kernels compiled and measured; for a CPU-hosted adapter the
     // device alone decides.
     let device = match GpuDevice::new() {
@@ -544,6 +544,12 @@ fn choose_automatically() -> (Box<dyn Engine>, String) {
         return (Box::new(CpuEngine::new()), reason);
     }
     let name = device.info.name.clone();
+    if precision == Some(Precision::F64) && !device.features.contains(wgpu::Features::SHADER_F64) {
+        let reason = format!(
+            "--backend auto with --precision f64: GPU '{name}' has no 64-bit floats in shaders"
+        );
+        return (Box::new(CpuEngine::new()), reason);
+    }
     match GpuEngine::with_device(device) {
         Ok(engine) => (
             Box::new(engine),
