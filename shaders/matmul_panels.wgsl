@@ -16,15 +16,20 @@
 // operand are stored as zero, so the product loop has no bounds checks.
 //
 // `multiply` computes one tile of C, the product of an A panel and a B panel, over at most
-// WINDOWS windows of k, in one dispatch with those windows bound as uniform buffers. Each
-// invocation accumulates an 8 x 8 block of the tile in sixteen vec4 registers. A product
-// with more steps of k than the windows of one dispatch adds each further part to C.
+// WINDOWS windows of k, in one dispatch with those windows bound as uniform buffers. A
+// workgroup is one subgroup of 8 invocations (the host offers this kernel only on devices
+// whose subgroups have exactly 8) and computes 64 rows by 8 columns of the tile: lane j
+// accumulates rows 8 j ... 8 j + 7 of those 8 columns in sixteen vec4 registers. The
+// lanes need the same 8 values of B at each step of k, so each lane loads one of them and
+// subgroupBroadcast hands it to the others, which costs one load of B per lane and step
+// instead of eight. A product with more steps of k than the windows of one dispatch adds
+// each further part to C.
 //
 // The host plans the windows and dispatches (MatmulKernel in src/gpu/kernels.rs).
-// NOTE: on lavapipe the window loads still cost much of the time. With them replaced by
-// arithmetic, the loop ran 3 to 4.6 times faster (a rough measure, because LLVM may have
-// shared some products of the stand-in values). A 16 x 8 block per invocation measured
-// no faster than 8 x 8.
+// NOTE: on lavapipe the window loads still cost much of the time. Before B was shared,
+// the loop ran 3 to 4.6 times faster with the loads replaced by arithmetic (a rough
+// measure, because LLVM may have shared some products of the stand-in values). A 16 x 8
+// block per invocation measured no faster than 8 x 8.
 
 // Floats per window: 64 KiB.
 const WINDOW: u32 = 16384u;
@@ -199,24 +204,30 @@ fn store_row(row: u32, col: u32, i: u32, left: vec4<f32>, right: vec4<f32>) {
 
 // The windows are separate bindings, so each gets its own copy of the loop. Every loop
 // advances two steps of k; vec4 index (k * width + row) / 4 steps by width / 4 per k.
-@compute @workgroup_size(8, 8, 1)
-fn multiply(@builtin(global_invocation_id) id: vec3<u32>) {
-    let row = id.y * BLOCK;
-    let col = id.x * BLOCK;
-    if (row >= tile.rows || col >= tile.cols) {
-        return;
-    }
+// Lanes whose rows lie past the tile still run the loops, because every lane takes part
+// in the broadcasts, and skip only the stores.
+@compute @workgroup_size(8, 1, 1)
+fn multiply(
+    @builtin(workgroup_id) group: vec3<u32>,
+    @builtin(subgroup_invocation_id) lane: u32,
+) {
+    let row = group.y * 64u + lane * BLOCK;
+    let col = group.x * BLOCK;
     let a_step = tile.a_width / 4u;
     let b_step = tile.b_width / 4u;
     let a_first = row / 4u;
-    let b_first = col / 4u;
+    // Lane j loads column col + j of B: component j % 4 of the vec4 at (col + j) / 4.
+    let b_first = col / 4u + lane / 4u;
+    let part = lane % 4u;
 
     var steps = window_steps(0u);
     var ai = a_first;
     var bi = b_first;
     for (var kk = 0u; kk < steps; kk += 2u) {
-        add_step(a0[ai], a0[ai + 1u], b0[bi], b0[bi + 1u]);
-        add_step(a0[ai + a_step], a0[ai + a_step + 1u], b0[bi + b_step], b0[bi + b_step + 1u]);
+        let first = b0[bi][part];
+        let second = b0[bi + b_step][part];
+        add_step(a0[ai], a0[ai + 1u], spread_left(first), spread_right(first));
+        add_step(a0[ai + a_step], a0[ai + a_step + 1u], spread_left(second), spread_right(second));
         ai += 2u * a_step;
         bi += 2u * b_step;
     }
@@ -224,8 +235,10 @@ fn multiply(@builtin(global_invocation_id) id: vec3<u32>) {
     ai = a_first;
     bi = b_first;
     for (var kk = 0u; kk < steps; kk += 2u) {
-        add_step(a1[ai], a1[ai + 1u], b1[bi], b1[bi + 1u]);
-        add_step(a1[ai + a_step], a1[ai + a_step + 1u], b1[bi + b_step], b1[bi + b_step + 1u]);
+        let first = b1[bi][part];
+        let second = b1[bi + b_step][part];
+        add_step(a1[ai], a1[ai + 1u], spread_left(first), spread_right(first));
+        add_step(a1[ai + a_step], a1[ai + a_step + 1u], spread_left(second), spread_right(second));
         ai += 2u * a_step;
         bi += 2u * b_step;
     }
@@ -233,8 +246,10 @@ fn multiply(@builtin(global_invocation_id) id: vec3<u32>) {
     ai = a_first;
     bi = b_first;
     for (var kk = 0u; kk < steps; kk += 2u) {
-        add_step(a2[ai], a2[ai + 1u], b2[bi], b2[bi + 1u]);
-        add_step(a2[ai + a_step], a2[ai + a_step + 1u], b2[bi + b_step], b2[bi + b_step + 1u]);
+        let first = b2[bi][part];
+        let second = b2[bi + b_step][part];
+        add_step(a2[ai], a2[ai + 1u], spread_left(first), spread_right(first));
+        add_step(a2[ai + a_step], a2[ai + a_step + 1u], spread_left(second), spread_right(second));
         ai += 2u * a_step;
         bi += 2u * b_step;
     }
@@ -242,8 +257,10 @@ fn multiply(@builtin(global_invocation_id) id: vec3<u32>) {
     ai = a_first;
     bi = b_first;
     for (var kk = 0u; kk < steps; kk += 2u) {
-        add_step(a3[ai], a3[ai + 1u], b3[bi], b3[bi + 1u]);
-        add_step(a3[ai + a_step], a3[ai + a_step + 1u], b3[bi + b_step], b3[bi + b_step + 1u]);
+        let first = b3[bi][part];
+        let second = b3[bi + b_step][part];
+        add_step(a3[ai], a3[ai + 1u], spread_left(first), spread_right(first));
+        add_step(a3[ai + a_step], a3[ai + a_step + 1u], spread_left(second), spread_right(second));
         ai += 2u * a_step;
         bi += 2u * b_step;
     }
@@ -251,12 +268,17 @@ fn multiply(@builtin(global_invocation_id) id: vec3<u32>) {
     ai = a_first;
     bi = b_first;
     for (var kk = 0u; kk < steps; kk += 2u) {
-        add_step(a4[ai], a4[ai + 1u], b4[bi], b4[bi + 1u]);
-        add_step(a4[ai + a_step], a4[ai + a_step + 1u], b4[bi + b_step], b4[bi + b_step + 1u]);
+        let first = b4[bi][part];
+        let second = b4[bi + b_step][part];
+        add_step(a4[ai], a4[ai + 1u], spread_left(first), spread_right(first));
+        add_step(a4[ai + a_step], a4[ai + a_step + 1u], spread_left(second), spread_right(second));
         ai += 2u * a_step;
         bi += 2u * b_step;
     }
 
+    if (row >= tile.rows || col >= tile.cols) {
+        return;
+    }
     store_row(row, col, 0u, c0l, c0r);
     store_row(row, col, 1u, c1l, c1r);
     store_row(row, col, 2u, c2l, c2r);
@@ -265,4 +287,24 @@ fn multiply(@builtin(global_invocation_id) id: vec3<u32>) {
     store_row(row, col, 5u, c5l, c5r);
     store_row(row, col, 6u, c6l, c6r);
     store_row(row, col, 7u, c7l, c7r);
+}
+
+// Returns lanes 0-3's values, the first four columns of the block.
+fn spread_left(value: f32) -> vec4<f32> {
+    return vec4<f32>(
+        subgroupBroadcast(value, 0u),
+        subgroupBroadcast(value, 1u),
+        subgroupBroadcast(value, 2u),
+        subgroupBroadcast(value, 3u),
+    );
+}
+
+// Returns lanes 4-7's values, the last four columns of the block.
+fn spread_right(value: f32) -> vec4<f32> {
+    return vec4<f32>(
+        subgroupBroadcast(value, 4u),
+        subgroupBroadcast(value, 5u),
+        subgroupBroadcast(value, 6u),
+        subgroupBroadcast(value, 7u),
+    );
 }

@@ -38,6 +38,15 @@ pub enum GpuError {
         limit: u64,
         adapter: String,
     },
+    #[error(
+        "the {kernel} matrix-product kernel needs {needs}, which adapter '{adapter}' lacks; \
+         use another kernel"
+    )]
+    KernelUnsupported {
+        kernel: String,
+        adapter: String,
+        needs: &'static str,
+    },
     #[error("waiting for the GPU failed while {operation}: {message}; use --backend cpu")]
     Wait { operation: String, message: String },
     #[error(
@@ -89,9 +98,12 @@ impl GpuDevice {
         );
 
         let limits = required_limits(&adapter);
-        // Timestamps time each kernel of a training step in `GpuEngine::profile_step`.
-        let features =
-            adapter.features() & (wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::SHADER_F64);
+        // Timestamps time each kernel of a training step in `GpuEngine::profile_step`,
+        // 64-bit floats serve `--precision f64`, and subgroups the panel product kernel.
+        let features = adapter.features()
+            & (wgpu::Features::TIMESTAMP_QUERY
+                | wgpu::Features::SHADER_F64
+                | wgpu::Features::SUBGROUP);
         let descriptor = wgpu::DeviceDescriptor {
             label: Some("lazysweep"),
             required_features: features,
@@ -225,6 +237,19 @@ mod tests {
         let message = GpuError::NoAdapter.to_string();
         assert!(message.contains("mesa-vulkan-drivers"), "{message}");
         assert!(message.contains("--backend cpu"), "{message}");
+    }
+
+    #[test]
+    fn unsupported_kernel_message_names_adapter_and_need() {
+        let message = GpuError::KernelUnsupported {
+            kernel: "panels 128x128".into(),
+            adapter: "example adapter".into(),
+            needs: "subgroup operations in subgroups of exactly 8 invocations",
+        }
+        .to_string();
+        assert!(message.contains("panels 128x128"), "{message}");
+        assert!(message.contains("'example adapter'"), "{message}");
+        assert!(message.contains("subgroups of exactly 8"), "{message}");
     }
 
     #[test]

@@ -357,8 +357,9 @@ pub(crate) struct Kernels {
 
 impl Kernels {
     /// Compiles every training kernel with `real` = `scalar`. With `Scalar::F64` the
-    /// device must have `wgpu::Features::SHADER_F64`, and the panel product, which is
-    /// float32 only, gives way to the register kernel.
+    /// device must have `wgpu::Features::SHADER_F64`. The panel product, which computes
+    /// in float32 with subgroups of 8, gives way to the register kernel in float64 and on
+    /// devices without such subgroups.
     pub(crate) fn new(
         gpu: &GpuDevice,
         matmul_config: MatmulConfig,
@@ -366,8 +367,9 @@ impl Kernels {
     ) -> Result<Self, GpuError> {
         use Access::{Read, ReadWrite, Uniform};
         let device = &gpu.device;
-        let matmul_config = match (scalar, matmul_config.kind) {
-            (Scalar::F64, MatmulKind::Panels) => {
+        let panels_usable = scalar == Scalar::F32 && panels_supported(gpu);
+        let matmul_config = match matmul_config.kind {
+            MatmulKind::Panels if !panels_usable => {
                 MatmulConfig::registers(matmul_config.group_x, matmul_config.group_y)
             }
             _ => matmul_config,
@@ -611,6 +613,18 @@ struct PanelKernels {
     scratch: Arc<Mutex<Option<Buffer>>>,
 }
 
+/// Invocations per workgroup of `multiply` in matmul_panels.wgsl, which must form one
+/// subgroup: its lanes share the values of B by subgroup broadcasts.
+const PANEL_LANES: u32 = 8;
+
+/// Returns whether `gpu` runs the panel kernel: the device needs subgroup operations in
+/// subgroups of exactly `PANEL_LANES` invocations, as lavapipe has on 256-bit vectors.
+pub fn panels_supported(gpu: &GpuDevice) -> bool {
+    gpu.features.contains(wgpu::Features::SUBGROUP)
+        && gpu.info.subgroup_min_size == PANEL_LANES
+        && gpu.info.subgroup_max_size == PANEL_LANES
+}
+
 /// Floats in one uniform-buffer window of matmul_panels.wgsl (64 KiB, the largest uniform
 /// binding that wgpu guarantees).
 const WINDOW_FLOATS: u32 = 16384;
@@ -721,6 +735,13 @@ impl MatmulKernel {
         config: MatmulConfig,
         scalar: Scalar,
     ) -> Result<Self, GpuError> {
+        if config.kind == MatmulKind::Panels && !panels_supported(gpu) {
+            return Err(GpuError::KernelUnsupported {
+                kernel: config.to_string(),
+                adapter: gpu.info.name.clone(),
+                needs: "subgroup operations in subgroups of exactly 8 invocations",
+            });
+        }
         gpu.checked("compiling the matrix-product shader", || {
             Self::compile(&gpu.device, config, scalar)
         })
@@ -980,9 +1001,10 @@ impl PanelKernels {
             });
             let rows = plan.a_width.min(shape.m - row_panel * plan.a_width);
             let cols = plan.b_width.min(shape.n - col_panel * plan.b_width);
+            // One workgroup computes PANEL_LANES blocks of rows and one block of columns.
             let groups = [
-                cols.div_ceil(MATMUL_BLOCK).div_ceil(8),
-                rows.div_ceil(MATMUL_BLOCK).div_ceil(8),
+                cols.div_ceil(MATMUL_BLOCK),
+                rows.div_ceil(PANEL_LANES * MATMUL_BLOCK),
                 1,
             ];
             steps.push(Dispatch {

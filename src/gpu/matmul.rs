@@ -5,7 +5,8 @@ use wgpu::Buffer;
 
 use super::device::{GpuDevice, GpuError};
 use super::kernels::{
-    Dispatch, MatmulConfig, MatmulKernel, MatmulShape, read_buffer, storage_buffer,
+    Dispatch, MatmulConfig, MatmulKernel, MatmulKind, MatmulShape, panels_supported, read_buffer,
+    storage_buffer,
 };
 use super::layout::Scalar;
 
@@ -85,8 +86,9 @@ pub struct MatmulTiming {
     pub seconds: f64,
 }
 
-/// Times every kernel of [`MATMUL_CANDIDATES`] on a forward-pass product of 256 samples,
-/// 256 inputs and 512 hidden units and returns the fastest with all timings.
+/// Times every kernel of [`MATMUL_CANDIDATES`] that the adapter runs on a forward-pass
+/// product of 256 samples, 256 inputs and 512 hidden units, and returns the fastest with
+/// all timings.
 ///
 /// Which kernel wins depends on the adapter: GPUs gain from staging tiles in workgroup
 /// memory, while CPU-hosted drivers such as lavapipe pay more for its barriers than they
@@ -117,7 +119,10 @@ pub fn measure_matmul_config(
     );
 
     let mut timings = Vec::with_capacity(MATMUL_CANDIDATES.len());
-    for config in MATMUL_CANDIDATES {
+    let candidates = MATMUL_CANDIDATES
+        .into_iter()
+        .filter(|config| config.kind != MatmulKind::Panels || panels_supported(gpu));
+    for config in candidates {
         let product = GpuMatmul::new(gpu, config, &shape, &a, &b, &c)?;
         // The first run compiles the pipeline in some drivers, so it is not timed.
         product.run(1)?;

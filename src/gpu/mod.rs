@@ -41,7 +41,7 @@ pub use df64::{
 };
 pub use engine::GpuEngine;
 pub use functions::{ActivationChange, GpuFunctions};
-pub use kernels::{MATMUL_BLOCK, MatmulConfig, MatmulKind, MatmulShape, Operand};
+pub use kernels::{MATMUL_BLOCK, MatmulConfig, MatmulKind, MatmulShape, Operand, panels_supported};
 pub use layout::Scalar;
 pub use matmul::{GpuMatmul, MATMUL_CANDIDATES, MatmulTiming, measure_matmul_config};
 pub use profile::{KernelTime, StepProfile};
