@@ -14,7 +14,7 @@ use lazysweep::cpu::CpuEngine;
 use lazysweep::engine::{
     CellOutcome, CellSpec, Engine, Precision, Problem, TRUST_LIMIT, TrainSettings, is_trusted,
 };
-use lazysweep::gpu::{GpuFunctions, Scalar};
+use lazysweep::gpu::{GpuEngine, GpuFunctions, MatmulConfig, Scalar};
 use lazysweep::model::activation::{BETA, logistic};
 use lazysweep::model::loss::soft_hinge_change;
 use lazysweep::model::{Activation, ActivationNorm};
@@ -787,4 +787,40 @@ fn f64_overflow_matches_cpu() {
     );
     assert_eq!(ours[1].diverged_step, None, "the neighbour diverged too");
     assert!(relative(ours[1].final_loss, cpu[1].final_loss) <= 1e-12);
+}
+
+/// The tuned kernel choice gives f64 the register kernel on lavapipe, so this trains with
+/// the register kernel in another workgroup shape and with the workgroup-memory tiled
+/// kernel, both compiled in float64, and compares each with the CPU float64 engine.
+#[test]
+fn f64_product_kernels_match_cpu() {
+    let Some(gpu) = open_gpu_device() else { return };
+    if !gpu.features.contains(wgpu::Features::SHADER_F64) {
+        eprintln!(
+            "skipping: adapter '{}' has no 64-bit floats in shaders",
+            gpu.info.name
+        );
+        return;
+    }
+    let fixture = fixture(8);
+    let cells = [cell(Gd, 1.0, 0.1), cell(ModifiedAdam, 10.0, 1e-3)];
+    let expected = train(&mut CpuEngine::new(), &fixture, Precision::F64, &cells);
+    for config in [MatmulConfig::registers(16, 4), MatmulConfig::TILED] {
+        let mut engine = GpuEngine::with_config(gpu.clone(), config).unwrap();
+        let actual = train(&mut engine, &fixture, Precision::F64, &cells);
+        for ((cell, cpu), ours) in cells.iter().zip(&expected).zip(&actual) {
+            let label = format!("{config} {}", describe(cell));
+            assert_eq!(
+                ours.losses.len(),
+                cpu.losses.len(),
+                "{label}: recorded losses"
+            );
+            for (t, (&g, &c)) in ours.losses.iter().zip(&cpu.losses).enumerate() {
+                assert!(
+                    relative(g, c) <= loss_tolerance_f64(cell.alpha),
+                    "{label}: loss at step {t} is {g} on the GPU, {c} on the CPU"
+                );
+            }
+        }
+    }
 }
