@@ -54,6 +54,40 @@ fn output(n: u32, hidden: u32, cells: u32) -> MatmulShape {
     }
 }
 
+/// Delta_c = g_c W1_c for each of `cells` cells: n samples, 10 classes and `hidden` units
+/// per cell, written into the stacked n x (cells hidden) layout.
+fn delta(n: u32, hidden: u32, cells: u32) -> MatmulShape {
+    let classes = 10;
+    MatmulShape {
+        batch: cells,
+        m: n,
+        n: hidden,
+        k: classes,
+        a: Operand::row_major(classes).with_batch_stride(n * classes),
+        b: Operand::row_major(hidden).with_batch_stride(classes * hidden),
+        c: Operand::row_major(cells * hidden).with_batch_stride(hidden),
+        scale: 1.0,
+        accumulate: false,
+    }
+}
+
+/// dW1_c = g_c^T Z_c for each of `cells` cells: 10 classes by `hidden` units, summed over
+/// n samples.
+fn output_gradient(n: u32, hidden: u32, cells: u32) -> MatmulShape {
+    let classes = 10;
+    MatmulShape {
+        batch: cells,
+        m: classes,
+        n: hidden,
+        k: n,
+        a: Operand::transposed(classes).with_batch_stride(n * classes),
+        b: Operand::row_major(cells * hidden).with_batch_stride(hidden),
+        c: Operand::row_major(hidden).with_batch_stride(classes * hidden),
+        scale: 1.0,
+        accumulate: false,
+    }
+}
+
 /// C = A B with every operand row-major and square.
 fn square(size: u32) -> MatmulShape {
     MatmulShape {
@@ -117,19 +151,29 @@ fn bench_products(c: &mut Criterion) {
             }
         }
     }
-    // The output layer of 8 cells of 250 hidden units: many thin products.
+    // The three thin batched products of 8 cells of 250 hidden units, each with one
+    // dimension of 10 classes: the output layer, Delta and dW1.
     let (n, hidden, cells) = (500, 250, 8);
-    let shape = output(n, hidden, cells);
-    let a = filled(n * cells * hidden);
-    let b = filled(cells * 10 * hidden);
-    let c_init = vec![0.0; (cells * n * 10) as usize];
-    for config in configs {
-        let product = GpuMatmul::new(&gpu, config, &shape, &a, &b, &c_init).unwrap();
-        let label = format!("output {n}x{hidden}x10 batch {cells} {config}");
-        group.throughput(Throughput::Elements(shape.flops() as u64));
-        group.bench_function(BenchmarkId::from_parameter(label), |bench| {
-            bench.iter(|| product.run(1).unwrap());
-        });
+    for (name, shape) in [
+        ("output", output(n, hidden, cells)),
+        ("delta", delta(n, hidden, cells)),
+        ("output-gradient", output_gradient(n, hidden, cells)),
+    ] {
+        // Large enough for every operand of the three layouts.
+        let a = filled(n * cells * hidden);
+        let b = filled(n * cells * hidden);
+        let c_init = vec![0.0; (n * cells * hidden) as usize];
+        for config in configs {
+            let product = GpuMatmul::new(&gpu, config, &shape, &a, &b, &c_init).unwrap();
+            let label = format!(
+                "{name} {}x{}x{} batch {cells} {config}",
+                shape.m, shape.k, shape.n
+            );
+            group.throughput(Throughput::Elements(shape.flops() as u64));
+            group.bench_function(BenchmarkId::from_parameter(label), |bench| {
+                bench.iter(|| product.run(1).unwrap());
+            });
+        }
     }
     group.finish();
 }

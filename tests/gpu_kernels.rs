@@ -179,8 +179,8 @@ fn scaled_accumulating_product() {
 
 /// Shapes that cut the panel kernel's work in every way it plans: more than one panel of
 /// rows and of columns with ragged last panels, more steps of k than the windows of one
-/// dispatch (so later parts add to C), batched operands at offsets, and k = 0, which the
-/// panel kernel hands to the register kernel.
+/// dispatch (so later parts add to C), batched operands at offsets, and thin products
+/// (k = 0, n = 9), which the panel kernel hands to the register kernel.
 #[test]
 fn panel_products_cut_into_windows() {
     let Some(gpu) = open_gpu_device() else { return };
@@ -188,9 +188,15 @@ fn panel_products_cut_into_windows() {
         return;
     }
     let config = MatmulConfig::PANELS;
-    // (m, k, n): panels of 128 rows and 16 columns leave 128 steps of k per window, so
+    // (m, k, n): panels of 128 rows and 24 columns leave 128 steps of k per window, so
     // k = 1300 takes three dispatches per tile of C, of at most five windows each.
-    for (m, k, n) in [(130, 1300, 9), (9, 20, 300), (121, 641, 135), (5, 0, 7)] {
+    for (m, k, n) in [
+        (130, 1300, 19),
+        (17, 20, 300),
+        (121, 641, 135),
+        (130, 700, 9),
+        (5, 0, 7),
+    ] {
         let shape = MatmulShape {
             scale: 0.5,
             accumulate: true,
