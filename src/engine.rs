@@ -84,13 +84,18 @@ pub struct CellOutcome {
 /// and the output change f - f_0 are both correct to about three digits.
 pub const TRUST_LIMIT: f64 = 1e-3;
 
-/// Returns whether a cell's measured rounding leaves its results trustworthy, or `None`
-/// when either measure is missing.
+/// Returns whether a cell's measured rounding leaves its results trustworthy. It is false
+/// when either measure exceeds `TRUST_LIMIT`, even if the other is missing, as the
+/// cancellation (NaN) of an output change that is exactly zero. It is `None` when
+/// neither exceeds the limit but one is missing.
 pub fn is_trusted(lost_update: f64, cancellation: f64) -> Option<bool> {
+    if lost_update > TRUST_LIMIT || cancellation > TRUST_LIMIT {
+        return Some(false);
+    }
     if lost_update.is_nan() || cancellation.is_nan() {
         return None;
     }
-    Some(lost_update <= TRUST_LIMIT && cancellation <= TRUST_LIMIT)
+    Some(true)
 }
 
 /// Returns whether engines measure the rounding of the update at step `t` (0-based) of a
@@ -141,8 +146,8 @@ impl FromStr for Precision {
             .find(|p| p.name() == s)
             .ok_or_else(|| {
                 format!(
-                    "invalid precision '{s}': expected f64 (CPU), f32 (GPU), offset (both) or df64 \
-                 (GPU)"
+                    "invalid precision '{s}': expected f64 (CPU, and GPU adapters with 64-bit \
+                     floats in shaders), f32 (GPU), offset (both) or df64 (GPU)"
                 )
             })
     }
@@ -291,4 +296,31 @@ pub fn validate_batch(problem: Problem<'_>, cells: &[CellSpec]) -> Result<(), En
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trust_needs_both_measures_within_limit() {
+        assert_eq!(is_trusted(1e-5, 1e-7), Some(true));
+        assert_eq!(is_trusted(TRUST_LIMIT, TRUST_LIMIT), Some(true));
+        assert_eq!(is_trusted(2e-3, 1e-7), Some(false));
+        assert_eq!(is_trusted(1e-5, f64::INFINITY), Some(false));
+    }
+
+    #[test]
+    fn frozen_cell_untrusted_without_cancellation() {
+        // A cell whose parameters never moved has lost_update 1, and in the offset
+        // formulation its output change is exactly zero, so the cancellation is 0 / 0.
+        assert_eq!(is_trusted(1.0, f64::NAN), Some(false));
+        assert_eq!(is_trusted(f64::NAN, 0.5), Some(false));
+    }
+
+    #[test]
+    fn missing_measure_leaves_trust_unknown() {
+        assert_eq!(is_trusted(f64::NAN, 1e-7), None);
+        assert_eq!(is_trusted(1e-5, f64::NAN), None);
+    }
 }

@@ -123,8 +123,8 @@ struct ReproduceArgs {
     /// Engine: auto, cpu or gpu.
     #[arg(long, default_value = "auto")]
     backend: BackendChoice,
-    /// Arithmetic: f64 (both), f32 (GPU), offset (both) or df64 (GPU) [default: f64 on
-    /// the CPU, offset on the GPU].
+    /// Arithmetic: f64 (CPU, and GPU adapters with 64-bit floats in shaders), f32 (GPU),
+    /// offset (both) or df64 (GPU) [default: f64 on the CPU, offset on the GPU].
     #[arg(long)]
     precision: Option<Precision>,
     /// Maximum number of cells trained together (reduced to fit in memory).
@@ -186,7 +186,7 @@ struct SweepArgs {
     #[arg(long)]
     save_init: Option<PathBuf>,
     /// Engine: cpu (float64), gpu (wgpu: float32, df64, or float64 where the adapter has
-    /// it), or auto (gpu only on a real GPU).
+    /// it), or auto (gpu on a real GPU, and on any adapter for --precision f32 or df64).
     #[arg(long, default_value = "auto")]
     backend: BackendChoice,
     /// Arithmetic: f64 (CPU, and GPU adapters with 64-bit floats in shaders), f32 (GPU),

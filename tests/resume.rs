@@ -127,6 +127,47 @@ fn different_configuration_is_rejected() {
     );
 }
 
+/// A folder of float64 CPU cells is not resumed in another arithmetic or on another
+/// engine, and the message names the options that wrote it.
+#[test]
+fn other_engine_or_precision_is_rejected() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    let finished = sweep_command_with_steps(&dir, 5)
+        .args(["--backend", "cpu"])
+        .status()
+        .unwrap();
+    assert!(finished.success());
+    let before = std::fs::read_to_string(dir.join("results.csv")).unwrap();
+
+    let mut others = vec![vec!["--backend", "cpu", "--precision", "offset"]];
+    // The GPU engine computes f64 only on adapters with 64-bit floats in shaders. Elsewhere
+    // the run fails before it reads the folder, so the message check below is skipped.
+    others.push(vec!["--backend", "gpu", "--precision", "f64"]);
+    for options in others {
+        let output = sweep_command_with_steps(&dir, 5)
+            .args(&options)
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{options:?} resumed the folder");
+        let message = String::from_utf8_lossy(&output.stderr);
+        let opened_engine =
+            !message.contains("no GPU adapter") && !message.contains("no 64-bit floats in shaders");
+        if opened_engine {
+            assert!(
+                message.contains("the cpu engine in float64 (--backend cpu --precision f64)"),
+                "{options:?}: {message}"
+            );
+        }
+        assert_eq!(
+            std::fs::read_to_string(dir.join("results.csv")).unwrap(),
+            before,
+            "{options:?}"
+        );
+    }
+}
+
 #[test]
 fn interrupted_sweep_marks_run_file() {
     let tmp = tempfile::tempdir().unwrap();

@@ -9,7 +9,7 @@ use log::{debug, info, warn};
 use super::batch::{Batch, chunk_count, rows_per_chunk};
 use super::device::{GpuDevice, GpuError};
 use super::df64::require_df64;
-use super::kernels::{Kernels, MatmulConfig, read_buffer};
+use super::kernels::{Kernels, MatmulConfig, MatmulKind, read_buffer};
 use super::layout::{CellState, Scalar};
 use super::matmul::measure_matmul_config;
 use super::offset::StartLayer;
@@ -48,7 +48,9 @@ fn unit_roundoff(scalar: Scalar) -> f64 {
 pub struct GpuEngine {
     gpu: GpuDevice,
     kernels: Kernels,
-    matmul_config: MatmulConfig,
+    /// The matrix-product kernel of the float64 kernels: never the panel kernel, which
+    /// computes in float32.
+    matmul_config_f64: MatmulConfig,
     /// The float64 kernels, or the message of their compilation error, once compiled.
     kernels_f64: OnceLock<Result<Kernels, String>>,
     /// Caps on samples per chunk and cells per pass below what the adapter allows.
@@ -68,17 +70,24 @@ impl GpuEngine {
     /// Compiles the kernels for an already opened device, with the matrix-product
     /// workgroup shape measured fastest on its adapter.
     pub fn with_device(gpu: GpuDevice) -> Result<Self, GpuError> {
-        let config = tuned_matmul_config(&gpu)?;
-        Self::with_config(gpu, config)
+        let (config, config_f64) = tuned_matmul_config(&gpu)?;
+        let mut engine = Self::with_config(gpu, config)?;
+        engine.matmul_config_f64 = config_f64;
+        Ok(engine)
     }
 
-    /// Compiles the kernels with a given matrix-product workgroup shape.
+    /// Compiles the kernels with a given matrix-product kernel. The float64 kernels use
+    /// the register kernel in the same workgroup shape where `config` is the panel kernel.
     pub fn with_config(gpu: GpuDevice, config: MatmulConfig) -> Result<Self, GpuError> {
         let kernels = Kernels::new(&gpu, config, Scalar::F32)?;
+        let matmul_config_f64 = match config.kind {
+            MatmulKind::Panels => MatmulConfig::registers(config.group_x, config.group_y),
+            _ => config,
+        };
         Ok(Self {
             gpu,
             kernels,
-            matmul_config: config,
+            matmul_config_f64,
             kernels_f64: OnceLock::new(),
             max_rows: usize::MAX,
             max_cells: usize::MAX,
@@ -142,7 +151,11 @@ impl GpuEngine {
         }
         self.kernels_f64
             .get_or_init(|| {
-                Kernels::new(&self.gpu, self.matmul_config, Scalar::F64)
+                info!(
+                    "gpu: float64 products use the {} kernel",
+                    self.matmul_config_f64
+                );
+                Kernels::new(&self.gpu, self.matmul_config_f64, Scalar::F64)
                     .map_err(|err| err.to_string())
             })
             .as_ref()
@@ -241,7 +254,8 @@ impl GpuEngine {
         Ok(outcomes)
     }
 
-    /// Sends the outcome of cell `i` of the pass, with a warning when it diverged.
+    /// Sends the outcome of cell `i` of the pass, and logs at debug level when it diverged
+    /// (the sweep counts diverged cells in its summary, as for the CPU engine).
     fn report_finished(
         &self,
         cells: &[CellSpec],
@@ -252,7 +266,7 @@ impl GpuEngine {
     ) {
         if let Some(step) = outcome.diverged_step {
             let cell = cells[i];
-            warn!(
+            debug!(
                 "cell {} ({} alpha = {:e}, eta = {:e}) diverged at step {step}",
                 first_index + i,
                 cell.optimizer,
@@ -388,10 +402,11 @@ fn uses_start_layer(precision: Precision) -> bool {
     matches!(precision, Precision::Offset | Precision::Df64)
 }
 
-/// Returns the matrix-product workgroup shape measured fastest on `gpu`'s adapter. The
-/// measurement runs once per adapter and process; later engines reuse its result.
-fn tuned_matmul_config(gpu: &GpuDevice) -> Result<MatmulConfig, GpuError> {
-    static TUNED: Mutex<Vec<(String, MatmulConfig)>> = Mutex::new(Vec::new());
+/// Returns the matrix-product kernel measured fastest on `gpu`'s adapter, and the fastest
+/// of those that compute in float64 (all but the panel kernel). The measurement runs once
+/// per adapter and process; later engines reuse its result.
+fn tuned_matmul_config(gpu: &GpuDevice) -> Result<(MatmulConfig, MatmulConfig), GpuError> {
+    static TUNED: Mutex<Vec<(String, (MatmulConfig, MatmulConfig))>> = Mutex::new(Vec::new());
     let key = format!(
         "{} {:?} {}",
         gpu.info.name, gpu.info.backend, gpu.info.driver_info
@@ -399,10 +414,15 @@ fn tuned_matmul_config(gpu: &GpuDevice) -> Result<MatmulConfig, GpuError> {
     let mut tuned = TUNED
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Some((_, config)) = tuned.iter().find(|(name, _)| *name == key) {
-        return Ok(*config);
+    if let Some((_, configs)) = tuned.iter().find(|(name, _)| *name == key) {
+        return Ok(*configs);
     }
     let (config, timings) = measure_matmul_config(gpu)?;
+    let config_f64 = timings
+        .iter()
+        .filter(|timing| timing.config.kind != MatmulKind::Panels)
+        .min_by(|x, y| x.seconds.total_cmp(&y.seconds))
+        .map_or(MatmulConfig::default(), |timing| timing.config);
     let table: Vec<String> = timings
         .iter()
         .map(|t| format!("{} {:.2} ms", t.config, 1e3 * t.seconds))
@@ -411,8 +431,8 @@ fn tuned_matmul_config(gpu: &GpuDevice) -> Result<MatmulConfig, GpuError> {
         "gpu: matrix-product kernel {config} measured fastest ({})",
         table.join(", ")
     );
-    tuned.push((key, config));
-    Ok(config)
+    tuned.push((key, (config, config_f64)));
+    Ok((config, config_f64))
 }
 
 /// Sends one `Step` event for each finished step t < T, counting the cells that had not

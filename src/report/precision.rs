@@ -44,7 +44,7 @@ pub fn write_error_figure(
     let log_errors: Vec<Vec<f64>> = panels
         .errors
         .iter()
-        .map(|errors| errors.iter().map(|&e| e.max(ERROR_FLOOR).log10()).collect())
+        .map(|errors| errors.iter().map(|&e| log_error(e)).collect())
         .collect();
     let grids = PanelGrids {
         log_alphas: panels.log_alphas.clone(),
@@ -81,9 +81,27 @@ pub fn write_error_figure(
     })
 }
 
+/// Returns log10 of a relative error, floored at `ERROR_FLOOR` so that exact cells get a
+/// color. A diverged cell's NaN stays NaN, so that its cell is left blank: `f64::max`
+/// would replace NaN by the floor, which reads as the most accurate color.
+fn log_error(error: f64) -> f64 {
+    if error.is_nan() {
+        f64::NAN
+    } else {
+        error.max(ERROR_FLOOR).log10()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn diverged_error_stays_blank() {
+        assert!(log_error(f64::NAN).is_nan());
+        assert_eq!(log_error(0.0), ERROR_FLOOR.log10());
+        assert_eq!(log_error(1e-3), -3.0);
+    }
 
     #[test]
     fn error_figure_files_written() {

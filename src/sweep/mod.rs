@@ -96,7 +96,7 @@ pub enum SweepError {
     )]
     ConfigMismatch { dir: PathBuf, differences: String },
     #[error(
-        "{} holds cells computed in {found} arithmetic, but this run computes in {requested}; \
+        "{} holds cells computed by {found}, but this run computes with {requested}; \
          resume with the same --backend and --precision, or use another --out folder",
         dir.display()
     )]

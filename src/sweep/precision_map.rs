@@ -154,8 +154,14 @@ pub fn precision_map(
         .collect();
 
     let mut modes = vec![Mode::TRUTH];
-    modes.extend(config.modes.iter().copied().filter(|&m| m != Mode::TRUTH));
+    for &mode in &config.modes {
+        if !modes.contains(&mode) {
+            modes.push(mode);
+        }
+    }
     let mut results: Vec<(Mode, Vec<CellOutcome>, f64)> = Vec::new();
+    // Modes that could not run, with the reason, for the report.
+    let mut skipped: Vec<(Mode, String)> = Vec::new();
     let mut gpu: Option<GpuEngine> = None;
     for mode in modes {
         let settings = TrainSettings {
@@ -176,6 +182,7 @@ pub fn precision_map(
                             "precision map: skipping {} because no GPU engine opened: {err}",
                             mode.name()
                         );
+                        skipped.push((mode, format!("no GPU engine opened: {err}")));
                         continue;
                     }
                 }
@@ -186,6 +193,7 @@ pub fn precision_map(
         };
         if let Err(err) = engine.precision(mode.precision) {
             warn!("precision map: skipping {}: {err}", mode.name());
+            skipped.push((mode, err.to_string()));
             continue;
         }
         info!(
@@ -215,7 +223,7 @@ pub fn precision_map(
     }
     write_table(out, &rows)?;
     let figures = write_figures(out, config, &results, &rows)?;
-    write_report(out, config, &results, &rows, &figures)
+    write_report(out, config, &results, &rows, &figures, &skipped)
 }
 
 fn validate(config: &MapConfig) -> Result<(), SweepError> {
@@ -230,6 +238,17 @@ fn validate(config: &MapConfig) -> Result<(), SweepError> {
     }
     if config.hidden == 0 || config.n_train == 0 || config.n_test == 0 {
         return invalid("--hidden, --n-train and --n-test must be at least 1".into());
+    }
+    if let Some(mode) = config
+        .modes
+        .iter()
+        .find(|mode| !mode.gpu && mode.precision.gpu_only())
+    {
+        return invalid(format!(
+            "mode {} does not exist: the CPU engine computes cpu:f64 and cpu:offset, and \
+             f32 and df64 run as gpu:f32 and gpu:df64",
+            mode.name().replace(' ', ":")
+        ));
     }
     Ok(())
 }
@@ -419,6 +438,7 @@ fn write_report(
     results: &[(Mode, Vec<CellOutcome>, f64)],
     rows: &[MapRow],
     figures: &[(String, String)],
+    skipped: &[(Mode, String)],
 ) -> Result<PathBuf, SweepError> {
     let per_mode = rows.len() / results.len();
     let mut text = String::new();
@@ -476,11 +496,13 @@ fn write_report(
             .iter()
             .filter(|r| r.loss_change_error <= ACCURACY_LIMIT)
             .count();
+        // "-" where no compared cell is trusted, so there is no maximum to report.
         let trusted_max = compared
             .iter()
             .filter(|r| r.trusted == Some(true))
             .map(|r| r.loss_change_error)
-            .fold(0.0f64, f64::max);
+            .reduce(f64::max)
+            .map_or("-".to_string(), |max| format!("{max:.1e}"));
         let false_alarms = compared
             .iter()
             .filter(|r| r.trusted == Some(false) && r.loss_change_error <= ACCURACY_LIMIT)
@@ -491,7 +513,7 @@ fn write_report(
             .count();
         let _ = writeln!(
             text,
-            "| {} | {} | {} | {:.1e} | {} | {} | {:.1} |",
+            "| {} | {} | {} | {} | {} | {} | {:.1} |",
             mode.name(),
             compared.len(),
             accurate,
@@ -502,6 +524,9 @@ fn write_report(
         );
     }
     let _ = writeln!(text);
+    for (mode, reason) in skipped {
+        let _ = writeln!(text, "Not measured: {}, because {reason}.\n", mode.name());
+    }
     for (file, caption) in figures {
         let _ = writeln!(text, "![{caption}]({file})\n");
     }

@@ -95,11 +95,6 @@ pub fn run_sweep(config: &SweepConfig, options: &RunOptions) -> Result<RunInfo, 
     let raw = data::load(&source, options.data_dir.as_deref())?;
     let prepared = data::prepare(&raw, config.n_train, config.n_test, config.data_seed)?;
 
-    // The folder is created only once the data loaded, so a bad --data leaves nothing.
-    std::fs::create_dir_all(&options.out).map_err(|source| SweepError::Write {
-        path: options.out.clone(),
-        source,
-    })?;
     info!(
         "data: {} with {} training and {} test samples of dimension {}",
         config.data,
@@ -139,17 +134,24 @@ pub fn run_sweep(config: &SweepConfig, options: &RunOptions) -> Result<RunInfo, 
     let mut finished = load_finished(&options.out, &grid)?;
     let skipped = finished.iter().flatten().count();
     let pending: Vec<usize> = (0..grid.len()).filter(|&i| finished[i].is_none()).collect();
+    // Cells of one folder come from one engine and arithmetic, which run.json records.
     if let Some(other) = finished
         .iter()
         .flatten()
-        .find(|r| r.precision != engine_precision)
+        .find(|r| r.precision != engine_precision || r.backend != engine_name)
     {
         return Err(SweepError::PrecisionMismatch {
             dir: options.out.clone(),
-            found: other.precision.clone(),
-            requested: engine_precision.to_string(),
+            found: describe_arithmetic(&other.backend, &other.precision),
+            requested: describe_arithmetic(engine_name, engine_precision),
         });
     }
+    // The folder is created only once the data loaded and the engine accepted the
+    // precision, so a bad --data, --backend or --precision leaves nothing behind.
+    std::fs::create_dir_all(&options.out).map_err(|source| SweepError::Write {
+        path: options.out.clone(),
+        source,
+    })?;
     if skipped > 0 {
         info!(
             "resuming: {skipped} of {} cells already finished in {}",
@@ -432,10 +434,11 @@ fn warn_untrusted(records: &[CellRecord], precision: &str) {
     } else {
         String::new()
     };
-    let hint = if precision.starts_with("offset") {
-        ""
-    } else {
-        "; --precision offset keeps the updates resolvable"
+    let hint = match precision {
+        label if label.starts_with("offset") => "",
+        // On the GPU engine, offset computes in float32.
+        "float64" => "; --backend cpu --precision offset keeps the updates resolvable",
+        _ => "; --precision offset keeps the updates resolvable",
     };
     warn!(
         "{} of {} cells are untrusted in {precision}: rounding lost their updates or cancelled \
@@ -669,6 +672,19 @@ pub fn mark_interrupted(dir: &Path) -> Result<bool, SweepError> {
     let json = serde_json::to_vec_pretty(&run).expect("a JSON value serializes");
     write_atomically(&path, &json)?;
     Ok(true)
+}
+
+/// Describes an engine and the precision column it writes, with the options that select
+/// them, such as "the gpu engine in float64 (--backend gpu --precision f64)".
+fn describe_arithmetic(backend: &str, label: &str) -> String {
+    let flag = match label {
+        "float64" => "f64",
+        "float32" => "f32",
+        "offset-df64" => "df64",
+        "offset-float64" | "offset-float32" => "offset",
+        other => other,
+    };
+    format!("the {backend} engine in {label} (--backend {backend} --precision {flag})")
 }
 
 /// Returns a stored setting as text for a message, with an unset option as "not set".
