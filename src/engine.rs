@@ -140,10 +140,18 @@ impl Precision {
 impl FromStr for Precision {
     type Err = String;
 
+    /// Parses a mode name, or the precision column of results.csv that names it
+    /// (`float64`, `offset-float32`, ...).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|p| p.name() == s)
+        let column = match s {
+            "float64" => Some(Self::F64),
+            "float32" => Some(Self::F32),
+            "offset-float64" | "offset-float32" => Some(Self::Offset),
+            "offset-df64" => Some(Self::Df64),
+            _ => None,
+        };
+        column
+            .or_else(|| Self::ALL.into_iter().find(|p| p.name() == s))
             .ok_or_else(|| {
                 format!(
                     "invalid precision '{s}': expected f64 (CPU, and GPU adapters with 64-bit \
@@ -316,6 +324,20 @@ mod tests {
         // formulation its output change is exactly zero, so the cancellation is 0 / 0.
         assert_eq!(is_trusted(1.0, f64::NAN), Some(false));
         assert_eq!(is_trusted(f64::NAN, 0.5), Some(false));
+    }
+
+    #[test]
+    fn precision_parses_names_and_column_values() {
+        for precision in Precision::ALL {
+            assert_eq!(precision.name().parse(), Ok(precision));
+        }
+        assert_eq!("float64".parse(), Ok(Precision::F64));
+        assert_eq!("float32".parse(), Ok(Precision::F32));
+        assert_eq!("offset-float64".parse(), Ok(Precision::Offset));
+        assert_eq!("offset-float32".parse(), Ok(Precision::Offset));
+        assert_eq!("offset-df64".parse(), Ok(Precision::Df64));
+        let err = "f16".parse::<Precision>().unwrap_err();
+        assert!(err.contains("invalid precision 'f16'"), "{err}");
     }
 
     #[test]
