@@ -96,11 +96,26 @@ pub fn run_context(dir: &Path) -> String {
         return String::new();
     };
     let config = &run["config"];
-    format!(
-        "n={}, hidden={}, {} steps, eps={:e}",
-        run["data"]["n_train"],
-        config["hidden"],
-        config["steps"],
-        config["optimizer"]["eps"].as_f64().unwrap_or(f64::NAN)
+    let text_of = |value: &Value| value.as_str().unwrap_or("?").to_string();
+    figure_context(
+        &run["data"]["n_train"].to_string(),
+        &config["hidden"].to_string(),
+        &config["steps"].to_string(),
+        config["optimizer"]["eps"].as_f64().unwrap_or(f64::NAN),
+        &text_of(&run["backend"]["used"]),
+        &text_of(&run["backend"]["precision"]),
     )
+}
+
+/// Returns the run settings that every figure's subtitle names, such as
+/// "n=1000, hidden=100, 150 steps, eps=1e-8, gpu offset-float32".
+pub(crate) fn figure_context(
+    n_train: &str,
+    hidden: &str,
+    steps: &str,
+    eps: f64,
+    backend: &str,
+    precision: &str,
+) -> String {
+    format!("n={n_train}, hidden={hidden}, {steps} steps, eps={eps:e}, {backend} {precision}")
 }

@@ -280,7 +280,8 @@ pub fn run_sweep(config: &SweepConfig, options: &RunOptions) -> Result<RunInfo, 
     warn_untrusted(&records, engine_precision);
 
     let figures = if options.plots {
-        plot_records(&options.out, &records, &plot_context(config, &prepared))?
+        let context = plot_context(config, &prepared, engine_name, engine_precision);
+        plot_records(&options.out, &records, &context)?
     } else {
         Vec::new()
     };
@@ -749,13 +750,14 @@ fn unix_now() -> u64 {
         .unwrap_or(0)
 }
 
-fn plot_context(config: &SweepConfig, data: &Prepared) -> String {
-    format!(
-        "n={}, hidden={}, {} steps, eps={:e}",
-        data.n_train(),
-        config.hidden,
-        config.steps,
-        config.optimizer.eps
+fn plot_context(config: &SweepConfig, data: &Prepared, backend: &str, precision: &str) -> String {
+    super::plot::figure_context(
+        &data.n_train().to_string(),
+        &config.hidden.to_string(),
+        &config.steps.to_string(),
+        config.optimizer.eps,
+        backend,
+        precision,
     )
 }
 
