@@ -320,3 +320,38 @@ fn gpu_backend_writes_same_columns() {
         }
     }
 }
+
+/// A run of 0 steps moves nothing, so no cell is judged trusted or untrusted and the sweep
+/// does not warn about lost updates.
+#[test]
+fn zero_steps_leave_trust_empty() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("toy.npz");
+    write_dataset(&data);
+    for precision in ["f64", "offset"] {
+        let out = tmp.path().join(precision);
+        let output = sweep(&[
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--backend",
+            "cpu",
+            "--precision",
+            precision,
+            "--steps",
+            "0",
+        ]);
+        let message = stderr(&output);
+        assert!(output.status.success(), "{precision}: {message}");
+        assert!(!message.contains("untrusted"), "{precision}: {message}");
+        let text = std::fs::read_to_string(out.join("results.csv")).unwrap();
+        let mut lines = text.lines();
+        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let column = header.iter().position(|&name| name == "trusted").unwrap();
+        for line in lines {
+            let fields: Vec<&str> = line.split(',').collect();
+            assert_eq!(fields[column], "", "{precision}: {line}");
+        }
+    }
+}

@@ -20,7 +20,7 @@ use crate::engine::{
     BackendChoice, CellOutcome, CellSpec, Engine, EngineError, EngineEvent, Precision, Problem,
     TrainSettings, is_trusted,
 };
-use crate::gpu::{GpuDevice, GpuEngine};
+use crate::gpu::{GpuDevice, GpuEngine, GpuError};
 use crate::model::{Activation, CLASSES, InitialWeights};
 use crate::report;
 
@@ -479,7 +479,9 @@ fn to_record(
         rel_change_w1: outcome.rel_change_w1,
         lost_update: outcome.lost_update,
         cancellation: outcome.cancellation,
-        trusted: if outcome.diverged_step.is_some() {
+        // A diverged cell has no final state to judge, and a run of 0 steps moved nothing
+        // that rounding could lose.
+        trusted: if outcome.diverged_step.is_some() || outcome.steps_run == 0 {
             None
         } else {
             is_trusted(outcome.lost_update, outcome.cancellation)
@@ -498,8 +500,24 @@ fn choose_engine(
     precision: Option<Precision>,
 ) -> Result<(Box<dyn Engine>, String), SweepError> {
     let gpu_only = precision.is_some_and(Precision::gpu_only);
+    // Without an adapter the GPU error's advice, --backend cpu, cannot serve a precision
+    // that only the GPU engine computes.
+    let open_gpu = || {
+        GpuEngine::new().map_err(|err| match (err, precision) {
+            (GpuError::NoAdapter, Some(p)) if gpu_only => EngineError::Unavailable(
+                "gpu".into(),
+                format!(
+                    "no GPU adapter found, and --precision {p} runs only on the GPU engine: \
+                     install a Vulkan driver (for a software one, the Debian or Ubuntu \
+                     packages mesa-vulkan-drivers and libvulkan1), or use --backend cpu with \
+                     --precision f64 or offset"
+                ),
+            ),
+            (err, _) => EngineError::from(err),
+        })
+    };
     if choice == BackendChoice::Auto && gpu_only {
-        let engine = GpuEngine::new().map_err(EngineError::from)?;
+        let engine = open_gpu()?;
         let reason = format!(
             "--backend auto with --precision {}, which only the GPU engine computes in; \
              adapter '{}'",
@@ -514,7 +532,7 @@ fn choose_engine(
             "requested with --backend cpu".into(),
         )),
         BackendChoice::Gpu => {
-            let engine = GpuEngine::new().map_err(EngineError::from)?;
+            let engine = open_gpu()?;
             let reason = format!(
                 "requested with --backend gpu; adapter '{}'",
                 engine.device().info.name
