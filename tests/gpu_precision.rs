@@ -8,7 +8,10 @@ mod common;
 
 use std::time::Instant;
 
-use common::{Fixture, assert_within, cell, describe, open_gpu_device, open_gpu_engine};
+use common::{
+    Fixture, assert_within, cell, describe, has_shader_f64, open_gpu_device, open_gpu_engine,
+    runs_f64,
+};
 
 use lazysweep::cpu::CpuEngine;
 use lazysweep::engine::{
@@ -111,11 +114,7 @@ fn df64_matches_cpu_offset() {
 #[test]
 fn f64_matches_cpu_f64() {
     let Some(gpu) = open_gpu_engine() else { return };
-    if !gpu.device().features.contains(wgpu::Features::SHADER_F64) {
-        eprintln!(
-            "skipping: adapter '{}' has no 64-bit floats in shaders",
-            gpu.device().info.name
-        );
+    if !runs_f64(gpu.device()) {
         return;
     }
     let agreement = Agreement {
@@ -328,7 +327,7 @@ fn corner_float32_untrusted_other_modes_track_cpu() {
     let mut precisions = vec![Precision::Offset, Precision::Df64];
     // Plain float64 resolves updates down to about 1e-16 of theta, so the corner's 1e-10
     // to 1e-11 still leave L_t - L_0 about 1e-5 of its cancelling terms.
-    if gpu.device().features.contains(wgpu::Features::SHADER_F64) {
+    if has_shader_f64(gpu.device()) {
         precisions.push(Precision::F64);
     }
     for precision in precisions {
@@ -466,10 +465,18 @@ fn float32_measures_on_well_conditioned_cell() {
     }
 }
 
-/// Returns `count` values spread over [low, high], with the ends included.
+/// Returns the values of `spread64` rounded to float32.
 fn spread(low: f64, high: f64, count: usize) -> Vec<f32> {
+    spread64(low, high, count)
+        .into_iter()
+        .map(|v| v as f32)
+        .collect()
+}
+
+/// Returns `count` values spread evenly over [low, high], with the ends included.
+fn spread64(low: f64, high: f64, count: usize) -> Vec<f64> {
     (0..count)
-        .map(|i| (low + (high - low) * i as f64 / (count - 1) as f64) as f32)
+        .map(|i| low + (high - low) * i as f64 / (count - 1) as f64)
         .collect()
 }
 
@@ -530,20 +537,10 @@ fn expm1_and_log1p_match_float64() {
 #[test]
 fn float64_functions_match_cpu() {
     let Some(gpu) = open_gpu_device() else { return };
-    if !gpu.features.contains(wgpu::Features::SHADER_F64) {
-        eprintln!(
-            "skipping: adapter '{}' has no 64-bit floats in shaders",
-            gpu.info.name
-        );
+    if !runs_f64(&gpu) {
         return;
     }
     let functions = GpuFunctions::with_scalar(&gpu, Scalar::F64).unwrap();
-    let spread64 = |low: f64, high: f64, count: usize| -> Vec<f64> {
-        (0..count)
-            .map(|i| low + (high - low) * i as f64 / (count - 1) as f64)
-            .collect()
-    };
-
     // From underflow to overflow's edge, with both signs of r = x - k ln 2 and halfway
     // cases of k.
     let mut x = spread64(-745.0, 709.0, 4001);
@@ -714,7 +711,7 @@ fn engine_names_its_precisions() {
     assert_eq!(gpu.precision(Precision::F32).unwrap(), "float32");
     assert_eq!(gpu.precision(Precision::Offset).unwrap(), "offset-float32");
     assert_eq!(gpu.precision(Precision::Df64).unwrap(), "offset-df64");
-    if gpu.device().features.contains(wgpu::Features::SHADER_F64) {
+    if has_shader_f64(gpu.device()) {
         assert_eq!(gpu.precision(Precision::F64).unwrap(), "float64");
     } else {
         let err = gpu.precision(Precision::F64).unwrap_err().to_string();
@@ -765,8 +762,7 @@ fn f64_overflow_matches_cpu() {
     let Some(mut gpu) = open_gpu_engine() else {
         return;
     };
-    if !gpu.device().features.contains(wgpu::Features::SHADER_F64) {
-        eprintln!("skipping: adapter has no 64-bit floats in shaders");
+    if !runs_f64(gpu.device()) {
         return;
     }
     let mut fixture = fixture(12);
@@ -795,11 +791,7 @@ fn f64_overflow_matches_cpu() {
 #[test]
 fn f64_product_kernels_match_cpu() {
     let Some(gpu) = open_gpu_device() else { return };
-    if !gpu.features.contains(wgpu::Features::SHADER_F64) {
-        eprintln!(
-            "skipping: adapter '{}' has no 64-bit floats in shaders",
-            gpu.info.name
-        );
+    if !runs_f64(&gpu) {
         return;
     }
     let fixture = fixture(8);

@@ -182,16 +182,20 @@ impl Batch {
             let reals = |values: &[f64]| scalar.encode(values);
             let w0_init = reals(&init.w0);
             let w1_init = reals(&init.w1);
-            // Every cell starts from the same theta_0.
-            let w1_start_stack = w1_init.repeat(k);
+            let zeroed =
+                |label: &str, elements: usize| zeroed_reals(device, label, elements, scalar);
             // The offset formulation stores delta = theta - theta_0, which starts at zero.
-            let (w0_stack, w1_stack) = if offset {
+            // The plain one stores theta, which starts at the same theta_0 in every cell.
+            let (w0, w1) = if offset {
                 (
-                    reals(&vec![0.0; width * d]),
-                    reals(&vec![0.0; k * CLASSES * h]),
+                    zeroed("W0 stack", width * d),
+                    zeroed("W1 stack", k * CLASSES * h),
                 )
             } else {
-                (w0_init.repeat(k), w1_start_stack.clone())
+                (
+                    storage_buffer(device, "W0 stack", &w0_init.repeat(k)),
+                    storage_buffer(device, "W1 stack", &w1_init.repeat(k)),
+                )
             };
             let only_offset = |elements: usize| if offset { elements } else { 1 };
             // df64: theta of every cell and theta_0's block as (hi, lo) pairs.
@@ -206,12 +210,10 @@ impl Batch {
             let cell_params: Vec<CellParams> =
                 cells.iter().map(|cell| CellParams::new(cell, n)).collect();
             let states = CellState::bytes(&vec![CellState::initial(); k], scalar);
-            let zeroed =
-                |label: &str, elements: usize| zeroed_reals(device, label, elements, scalar);
 
             let buffers = Buffers {
-                w0: storage_buffer(device, "W0 stack", &w0_stack),
-                w1: storage_buffer(device, "W1 stack", &w1_stack),
+                w0,
+                w1,
                 dw0: zeroed("dW0 stack", width * d),
                 dw1: zeroed("dW1 stack", k * CLASSES * h),
                 v0: zeroed("v of W0", width * d),
@@ -221,7 +223,7 @@ impl Batch {
                 w0_init: storage_buffer(device, "W0 at theta_0", &w0_init),
                 w1_init: storage_buffer(device, "W1 at theta_0", &w1_init),
                 w1_total: if offset {
-                    storage_buffer(device, "W1 stack of theta", &w1_start_stack)
+                    storage_buffer(device, "W1 stack of theta", &w1_init.repeat(k))
                 } else {
                     zeroed("unused W1 stack of theta", 1)
                 },

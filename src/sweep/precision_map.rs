@@ -68,11 +68,16 @@ impl Mode {
     ];
 
     pub fn name(self) -> String {
-        format!(
-            "{} {}",
-            if self.gpu { "gpu" } else { "cpu" },
-            self.precision
-        )
+        format!("{} {}", self.engine(), self.precision)
+    }
+
+    /// Returns the mode as `--modes` spells it, such as "gpu:df64".
+    pub fn option(self) -> String {
+        format!("{}:{}", self.engine(), self.precision)
+    }
+
+    fn engine(self) -> &'static str {
+        if self.gpu { "gpu" } else { "cpu" }
     }
 }
 
@@ -247,7 +252,7 @@ fn validate(config: &MapConfig) -> Result<(), SweepError> {
         return invalid(format!(
             "mode {} does not exist: the CPU engine computes cpu:f64 and cpu:offset, and \
              f32 and df64 run as gpu:f32 and gpu:df64",
-            mode.name().replace(' ', ":")
+            mode.option()
         ));
     }
     Ok(())

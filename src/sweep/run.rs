@@ -696,12 +696,9 @@ pub fn mark_interrupted(dir: &Path) -> Result<bool, SweepError> {
 /// Describes an engine and the precision column it writes, with the options that select
 /// them, such as "the gpu engine in float64 (--backend gpu --precision f64)".
 fn describe_arithmetic(backend: &str, label: &str) -> String {
-    let flag = match label {
-        "float64" => "f64",
-        "float32" => "f32",
-        "offset-df64" => "df64",
-        "offset-float64" | "offset-float32" => "offset",
-        other => other,
+    let flag = match label.parse::<Precision>() {
+        Ok(precision) => precision.name(),
+        Err(_) => label,
     };
     format!("the {backend} engine in {label} (--backend {backend} --precision {flag})")
 }

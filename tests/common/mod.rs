@@ -160,3 +160,20 @@ pub fn open_gpu_device() -> Option<GpuDevice> {
         Err(err) => panic!("an adapter exists but its device does not open: {err}"),
     }
 }
+
+/// Returns whether `gpu` computes float64 in shaders, which `--precision f64` needs.
+pub fn has_shader_f64(gpu: &GpuDevice) -> bool {
+    gpu.features.contains(wgpu::Features::SHADER_F64)
+}
+
+/// Returns whether a float64 GPU test can run on `gpu`, and prints why not otherwise.
+pub fn runs_f64(gpu: &GpuDevice) -> bool {
+    let supported = has_shader_f64(gpu);
+    if !supported {
+        eprintln!(
+            "skipping: adapter '{}' has no 64-bit floats in shaders",
+            gpu.info.name
+        );
+    }
+    supported
+}
