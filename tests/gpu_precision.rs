@@ -73,8 +73,8 @@ const UNIT_F64: f64 = f64::EPSILON / 2.0;
 
 /// Relative tolerance on each recorded loss of a cell trained in float64 on the GPU and
 /// on the CPU, with output scale `alpha`. Both compute in float64 but add in different
-/// orders, so one evaluation agrees to a few u; the base 1e-11 is 1e-4 scaled by the ratio
-/// of the unit roundoffs, for the same thirty steps. F = alpha (f - f0) cancels in the
+/// orders, so one evaluation agrees to a few u. The base 1e-11 is 1e-4 scaled by the
+/// ratio of the unit roundoffs, for the same thirty steps. F = alpha (f - f0) cancels in the
 /// plain formulation, so its absolute error is about alpha u |f| times a growth factor
 /// (64), with |f| about 1 on this fixture, and the soft hinge multiplies it by 20.
 fn loss_tolerance_f64(alpha: f64) -> f64 {

@@ -130,7 +130,7 @@ impl Batch {
     /// Uploads the data, theta_0 for every cell and the cell constants in the scalar type of
     /// `kernels`, and prepares every dispatch for chunks of `rows` samples. With `start`,
     /// the batch trains in the offset formulation from that hidden layer at theta_0, and
-    /// with `df64` also keeps theta in double-float; both need float32 kernels.
+    /// with `df64` also keeps theta in double-float. Both need float32 kernels.
     pub fn upload(
         gpu: &GpuDevice,
         kernels: &Kernels,

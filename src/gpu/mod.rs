@@ -15,7 +15,7 @@
 //! (loss.wgsl), the df64 output change (output_df64.wgsl), the optimizer update with its
 //! rounding measure (update.wgsl) and the final metrics (metrics.wgsl). They compute in
 //! the type `real`, which real_f32.wgsl or real_f64.wgsl declares together with exp,
-//! expm1, log1p and a finiteness test in that type; the host prepends one of the two to
+//! expm1, log1p and a finiteness test in that type. The host prepends one of the two to
 //! every training kernel. functions.wgsl contains softplus, logistic and the activation
 //! and loss changes, and is prepended to activation.wgsl and loss.wgsl. df64.wgsl is a
 //! library of double-float arithmetic that loss.wgsl, update.wgsl and output_df64.wgsl
